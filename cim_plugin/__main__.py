@@ -1,0 +1,3 @@
+from cim_plugin.cli import _entry
+
+_entry()

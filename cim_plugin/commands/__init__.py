@@ -1,0 +1,1 @@
+"""One module per `cim-plugin` subcommand (`add_arguments`, `run`)."""

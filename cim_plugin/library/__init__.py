@@ -1,0 +1,1 @@
+"""Component library: CiM macros with provenance, baseline tables, ERT/ART generation."""

@@ -1,0 +1,1 @@
+"""The embedded analytical model (Timeloop semantics for dense workloads)."""

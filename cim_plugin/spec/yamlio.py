@@ -1,0 +1,97 @@
+"""Safe YAML loading and Timeloop-style merging of several input files.
+
+Timeloop v0.4 specs use tags (`!Container`, `!Component`, `!Parallel`, ...).
+We load them with a SafeLoader subclass that turns a tagged mapping into a plain
+dict carrying its tag under the key `!`; nothing is ever constructed from a tag.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cim_plugin.errors import InputError
+
+TAG_KEY = "!"
+
+
+class _TaggedSafeLoader(yaml.SafeLoader):
+    """SafeLoader that keeps unknown `!Tags` as data instead of failing."""
+
+
+def _construct_tagged(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.MappingNode):
+        data = loader.construct_mapping(node, deep=True)
+        out = {TAG_KEY: suffix}
+        out.update(data)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node, deep=True)
+    return loader.construct_scalar(node)
+
+
+_TaggedSafeLoader.add_multi_constructor("!", _construct_tagged)
+
+
+def loads_yaml(text: str, source: str = "<string>") -> Any:
+    """Parse YAML text safely; errors name the source and line."""
+    try:
+        return yaml.load(text, Loader=_TaggedSafeLoader)  # noqa: S506 - SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "YAML"
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise InputError(f"malformed YAML: {problem}", file=source, field=where,
+                         expected="valid YAML") from None
+
+
+def load_yaml(path: str | Path) -> Any:
+    """Load one YAML file safely."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError("file not found", file=str(p)) from None
+    except IsADirectoryError:
+        raise InputError("is a directory, not a YAML file", file=str(p)) from None
+    except UnicodeDecodeError:
+        raise InputError("not a UTF-8 text file", file=str(p)) from None
+    return loads_yaml(text, str(p))
+
+
+def merge_dicts(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """Recursive merge the way Timeloop combines several input files.
+
+    Mappings merge key by key; for other values the later file wins.
+    """
+    out = dict(base)
+    for key, value in extra.items():
+        if key in out and isinstance(out[key], dict) and isinstance(value, Mapping):
+            out[key] = merge_dicts(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def load_inputs(paths: Iterable[str | Path]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Load and merge several input files.
+
+    Returns the merged document and, for each top-level key, the file that
+    provided it (so errors can name the right file).
+    """
+    merged: dict[str, Any] = {}
+    origin: dict[str, str] = {}
+    for path in paths:
+        doc = load_yaml(path)
+        if doc is None:
+            continue
+        if not isinstance(doc, dict):
+            raise InputError("top level must be a mapping", file=str(path),
+                             expected="keys such as architecture, problem, mapping")
+        merged = merge_dicts(merged, doc)
+        for key in doc:
+            origin[key] = str(path)
+    return merged, origin
