@@ -17,8 +17,8 @@ from cim_plugin.spec.yamlio import load_yaml
 
 def table_key(name: str) -> str:
     """`system_top_level.RF[1..4]` -> `RF`."""
-    last = str(name).split(".")[-1]
-    return last.split("[")[0]
+    base = str(name).split("[")[0]
+    return base.split(".")[-1]
 
 
 @dataclass(frozen=True)

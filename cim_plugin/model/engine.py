@@ -1,0 +1,287 @@
+"""Timeloop's analytical model for dense workloads, re-implemented.
+
+Follows timeloop-model's legacy nest analysis (first-read elision on, perfect
+factorization, cluster size 1): per storage level and dataspace, tile sizes,
+partition sizes, utilized instances, scalar reads/fills/updates, temporal
+reductions; bandwidth throttling and cycles; energy from the ERT with vector
+accesses of `block_size` words and leakage split over dataspaces as Timeloop prints
+it. Formulas and their source files: see docs in `cim_plugin/model/README.md`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from cim_plugin.errors import InputError, InvalidMappingError
+from cim_plugin.model.nest import LoopNest
+from cim_plugin.model.result import ComputeStats, DataSpaceStats, EvalResult, LevelStats
+from cim_plugin.spec.arch import Architecture, StorageLevel
+from cim_plugin.spec.ert import ART, ERT
+from cim_plugin.spec.problem import DataSpace, Problem
+
+# Timeloop's action priority lists (topology.hpp storageOperationMappings, arithmetic).
+READ_ACTIONS = ("random_read", "read")
+FILL_ACTIONS = ("random_fill", "random_write", "fill", "write")
+UPDATE_ACTIONS = ("random_update", "random_write", "update", "write")
+LEAK_ACTIONS = ("leak",)
+COMPUTE_ACTIONS = ("mac_random", "mult_random", "mac", "mult", "compute")
+
+
+@dataclass(frozen=True)
+class ModelOptions:
+    """Documented departures from timeloop-model; all off by default.
+
+    compute_latency_cycles: cycles per compute operation (a CiM macro performs one
+    operation on all its compute elements every `latency` cycles). Timeloop assumes 1.
+    When None, the compute level's attribute `cim_latency_cycles` is used if present.
+    """
+
+    compute_latency_cycles: float | None = None
+    check_capacity: bool = True
+    check_fanout: bool = True
+
+
+@dataclass(frozen=True)
+class _LevelEnergy:
+    read: float | None
+    fill: float | None
+    update: float | None
+    leak: float
+
+
+class Engine:
+    """Evaluates loop nests for one (architecture, problem, ERT); reuse it for many mappings."""
+
+    def __init__(self, arch: Architecture, problem: Problem, ert: ERT, art: ART | None = None,
+                 options: ModelOptions | None = None) -> None:
+        if not problem.simple_projections:
+            raise InputError("the embedded model supports problems whose projections are single "
+                             "dimensions (GEMM, batched GEMM, einsum-style)",
+                             field="problem.shape.data_spaces.projection",
+                             expected="each rank a single [dim] term")
+        self.arch = arch
+        self.problem = problem
+        self.ert = ert
+        self.art = art
+        self.options = options or ModelOptions()
+        self.macs = problem.macs
+        self.spaces: tuple[DataSpace, ...] = problem.data_spaces
+        self.sizes = {ds.name: problem.size(ds) for ds in self.spaces}
+        self.level_energy = [self._energies(s) for s in arch.storage]
+        lat = self.options.compute_latency_cycles
+        if lat is None:
+            attr = arch.compute.attributes.get("cim_latency_cycles")
+            lat = float(attr) if attr is not None else 1.0
+        if lat <= 0:
+            raise InputError(f"compute latency {lat} is not positive",
+                             field=f"architecture.{arch.compute.name}.cim_latency_cycles",
+                             expected="cycles > 0")
+        self.compute_latency = lat
+        self.compute_energy = ert.energy(arch.compute.base_name, *COMPUTE_ACTIONS)
+
+    def _energies(self, level: StorageLevel) -> _LevelEnergy:
+        name = level.base_name
+        return _LevelEnergy(
+            read=self.ert.energy(name, *READ_ACTIONS),
+            fill=self.ert.energy(name, *FILL_ACTIONS),
+            update=self.ert.energy(name, *UPDATE_ACTIONS),
+            leak=self.ert.energy(name, *LEAK_ACTIONS) or 0.0,
+        )
+
+    # ------------------------------------------------------------------ counts
+    def evaluate(self, nest: LoopNest) -> EvalResult:
+        arch, macs = self.arch, self.macs
+        storage = arch.storage
+        n = len(storage)
+        levels = nest.levels
+        # spatial products above each level (outer-first index), all and per dataspace
+        sp_all_above = [1] * (n + 1)
+        for i in range(n):
+            sp_all_above[i + 1] = sp_all_above[i] * math.prod(b for _, b, _ in levels[i].spatial)
+        temporal_product = math.prod(b for lv in levels for _, b in lv.temporal)
+        warnings: list[str] = []
+        stats: list[dict[str, DataSpaceStats]] = [{} for _ in range(n)]
+
+        for ds in self.spaces:
+            rel = ds.dims
+            name = ds.name
+            size = self.sizes[name]
+            keepers = [i for i in range(n) if name in levels[i].keep]
+            if not keepers or keepers[0] != 0 and False:
+                pass
+            if not keepers:
+                raise InvalidMappingError(f"no level keeps dataspace {name}",
+                                          field=f"mapping.{storage[0].base_name}.keep",
+                                          expected="the outermost level to keep every dataspace")
+            # per-level quantities
+            tile = {}
+            part = {}
+            reuse = {}
+            for i in keepers:
+                t = 1
+                for j in range(i, n):
+                    lv = levels[j]
+                    for d, b in lv.temporal:
+                        if d in rel:
+                            t *= b
+                    for d, b, _ in lv.spatial:
+                        if d in rel:
+                            t *= b
+                tile[i] = t
+                rel_sp_above = 1
+                for j in range(i):
+                    for d, b, _ in levels[j].spatial:
+                        if d in rel:
+                            rel_sp_above *= b
+                part[i] = size // rel_sp_above
+                # R: temporal bounds above i, from the innermost relevant loop outward
+                above = [(d, b) for j in range(i) for d, b in levels[j].temporal]
+                r = 1
+                last_rel = -1
+                for k, (d, _) in enumerate(above):
+                    if d in rel:
+                        last_rel = k
+                for k in range(last_rel + 1):
+                    r *= above[k][1]
+                reuse[i] = r
+
+            def sc_mc(lo: int, hi: int) -> tuple[int, int]:
+                """Relevant / other spatial products over levels lo..hi-1 (outer-first)."""
+                sc = mc = 1
+                for j in range(lo, hi):
+                    for d, b, _ in levels[j].spatial:
+                        if d in rel:
+                            sc *= b
+                        else:
+                            mc *= b
+                return sc, mc
+
+            k0 = keepers[-1]
+            _, mc0 = sc_mc(k0, n)
+            inner_accesses = macs // (sp_all_above[k0] * mc0)
+            st = {i: DataSpaceStats() for i in keepers}
+            for i in keepers:
+                s = st[i]
+                s.utilized_capacity = tile[i]
+                s.partition_size = part[i]
+                s.utilized_instances = sp_all_above[i]
+                s.utilized_clusters = sp_all_above[i]
+            if ds.read_write:
+                st[k0].updates = inner_accesses
+                st[k0].reads = inner_accesses - part[k0]
+                for c, p in zip(keepers[::-1], keepers[-2::-1]):
+                    sc, _ = sc_mc(p, c)
+                    pas = tile[c] * reuse[c]
+                    st[c].fills = pas - part[c]
+                    st[p].updates = pas * sc
+                    st[p].reads = pas * sc - part[p]
+                for i in keepers:
+                    st[i].temporal_reductions = st[i].reads
+                    st[i].address_generations = st[i].updates + st[i].fills
+            else:
+                st[k0].reads = inner_accesses
+                for c, p in zip(keepers[::-1], keepers[-2::-1]):
+                    sc, _ = sc_mc(p, c)
+                    st[c].fills = tile[c] * reuse[c]
+                    st[p].reads = st[c].fills * sc
+                for i in keepers:
+                    st[i].address_generations = st[i].reads + st[i].fills
+            for i in keepers:
+                stats[i][name] = st[i]
+
+        # ------------------------------------------------------------ capacity
+        if self.options.check_capacity:
+            for i, level in enumerate(storage):
+                eff = level.effective_size
+                if eff is None or not stats[i]:
+                    continue
+                used = sum(s.utilized_capacity for s in stats[i].values())
+                if used > eff:
+                    raise InvalidMappingError(
+                        f"mapped tile size {used} exceeds buffer capacity {eff}",
+                        field=f"level {level.base_name}",
+                        expected=f"tiles of {', '.join(sorted(stats[i]))} summing to <= {eff} words")
+
+        # -------------------------------------------------------------- cycles
+        c0 = temporal_product
+        compute_cycles = c0 * self.compute_latency
+        level_cycles: list[int] = []
+        throttles: list[float] = []
+        for i, level in enumerate(storage):
+            rd = sum(s.reads for s in stats[i].values()) / compute_cycles
+            wr = sum(s.fills + s.updates for s in stats[i].values()) / compute_cycles
+            slow = 1.0
+            if level.read_bandwidth is not None and rd > 0:
+                slow = min(slow, level.read_bandwidth / rd)
+            if level.write_bandwidth is not None and wr > 0:
+                slow = min(slow, level.write_bandwidth / wr)
+            if level.shared_bandwidth is not None and rd + wr > 0:
+                slow = min(slow, level.shared_bandwidth / (rd + wr))
+            throttles.append(slow)
+            level_cycles.append(int(math.ceil(compute_cycles / slow)))
+        cycles = max([int(math.ceil(compute_cycles)), *level_cycles])
+
+        # -------------------------------------------------------------- energy
+        level_results: list[LevelStats] = []
+        fj: dict[str, float] = {}
+        utilized_units = sp_all_above[n]
+        if self.compute_energy is None:
+            raise InputError(f"ERT has no compute action for {arch.compute.base_name}",
+                             file=self.ert.source, field=f"ERT.{arch.compute.base_name}",
+                             expected=f"one of {', '.join(COMPUTE_ACTIONS)}")
+        compute_energy_total = macs * self.compute_energy
+        compute = ComputeStats(name=arch.compute.base_name, instances=arch.compute.instances,
+                               utilized_instances=utilized_units, computes=macs,
+                               cycles=int(math.ceil(compute_cycles)),
+                               energy_pJ=compute_energy_total,
+                               energy_per_compute_pJ=self.compute_energy,
+                               area_um2=self._area(arch.compute.base_name))
+        fj[compute.name] = compute_energy_total * 1000.0 / macs
+        n_spaces = len(self.spaces)
+        total = compute_energy_total
+        for i in range(n - 1, -1, -1):
+            level = storage[i]
+            e = self.level_energy[i]
+            block = level.block_size
+            level_total = 0.0
+            for name, s in stats[i].items():
+                energy = 0.0
+                for count, unit, what in ((s.reads, e.read, "read"), (s.fills, e.fill, "write/fill"),
+                                          (s.updates, e.update, "update/write")):
+                    if count <= 0:
+                        continue
+                    if unit is None:
+                        raise InputError(
+                            f"ERT has no {what} action for level {level.base_name}, which keeps {name}",
+                            file=self.ert.source, field=f"ERT.{level.base_name}",
+                            expected=f"an ERT table for {level.base_name} with read, write, update, leak")
+                    energy += -(-count // block) * unit
+                s.energy_per_instance_pJ = energy
+                s.energy_pJ = energy * s.utilized_instances
+                level_total += s.energy_pJ
+            leaks_per_cycle = max([1, *(s.utilized_instances for s in stats[i].values())])
+            leakage = e.leak * cycles * leaks_per_cycle
+            level_total += leakage
+            total += level_total
+            level_results.append(LevelStats(
+                name=level.base_name, instances=level.instances, cycles=level_cycles[i],
+                bandwidth_throttling=throttles[i], leakage_pJ=leakage, energy_pJ=level_total,
+                area_um2=self._area(level.base_name), dataspaces=dict(stats[i])))
+            if not level.dummy:
+                fj[level.base_name] = level_total * 1000.0 / macs
+        fj["Total"] = total * 1000.0 / macs
+        del n_spaces
+        rw_size = sum(self.sizes[ds.name] for ds in self.spaces if ds.read_write)
+        area = sum(c.instances * self._area(c.base_name) for c in arch.components)
+        return EvalResult(
+            computes=macs, cycles=cycles, energy_pJ=total,
+            gflops=(2 * macs - rw_size) / cycles,
+            utilization=macs / (arch.compute.instances * cycles),
+            levels=level_results, compute=compute, fj_per_compute=fj, area_um2=area,
+            warnings=warnings)
+
+    def _area(self, name: str) -> float:
+        if self.art is None:
+            return 0.0
+        return self.art.areas.get(name, 0.0)

@@ -1,0 +1,133 @@
+"""The loop nest a mapping describes, checked against the architecture.
+
+Loops run outermost first: for each storage level from the outermost (DRAM) in,
+its temporal loops, then its spatial (fan-out) loops, which distribute work to the
+level below. Permutations in Timeloop mappings list dimensions innermost first.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from cim_plugin.errors import InvalidMappingError
+from cim_plugin.spec.arch import Architecture
+from cim_plugin.spec.mapping import Mapping
+from cim_plugin.spec.problem import Problem
+
+
+@dataclass(frozen=True)
+class LevelNest:
+    """Loops of one storage level (outermost-first list of (dim, bound))."""
+
+    temporal: tuple[tuple[str, int], ...]
+    spatial: tuple[tuple[str, int, str], ...]          # (dim, bound, "X"|"Y")
+    keep: frozenset[str]
+
+
+@dataclass(frozen=True)
+class LoopNest:
+    """Per storage level (outermost first) loops and keep sets."""
+
+    levels: tuple[LevelNest, ...]
+
+    @property
+    def temporal_product(self) -> int:
+        return math.prod(b for lv in self.levels for _, b in lv.temporal)
+
+    @property
+    def spatial_product(self) -> int:
+        return math.prod(b for lv in self.levels for _, b, _ in lv.spatial)
+
+
+def _ordered(factors: dict[str, int], perm_inner_first: tuple[str, ...],
+             dims: tuple[str, ...]) -> list[str]:
+    """Dimensions outermost first: the permutation reversed, unlisted dims outermost."""
+    listed = [d for d in perm_inner_first if d in dims]
+    rest = [d for d in dims if d not in listed]
+    return list(reversed(rest)) + list(reversed(listed)) if rest else list(reversed(listed))
+
+
+def build_nest(arch: Architecture, problem: Problem, mapping: Mapping,
+               default_keep: dict[str, frozenset[str]] | None = None,
+               check_fanout: bool = True) -> LoopNest:
+    """Turn a mapping into a checked loop nest (raises InvalidMappingError)."""
+    dims = problem.dimensions
+    names = {s.base_name for s in arch.storage}
+    src = mapping.source
+    for target in mapping.levels:
+        if target not in names:
+            if target == arch.compute.base_name:
+                continue
+            raise InvalidMappingError(
+                f"mapping names level {target!r}, which the architecture does not have",
+                file=src, field=f"mapping.target={target}",
+                expected=f"one of {[s.base_name for s in arch.storage]}")
+    all_ds = frozenset(ds.name for ds in problem.data_spaces)
+    product = dict.fromkeys(dims, 1)
+    levels: list[LevelNest] = []
+    for i, level in enumerate(arch.storage):
+        lm = mapping.levels.get(level.base_name)
+        temporal: list[tuple[str, int]] = []
+        spatial: list[tuple[str, int, str]] = []
+        if lm is not None:
+            for d, v in list(lm.temporal.items()) + list(lm.spatial.items()):
+                if d not in dims:
+                    raise InvalidMappingError(f"unknown dimension {d!r}", file=src,
+                                              field=f"mapping.{level.base_name}.factors",
+                                              expected=f"one of {list(dims)}")
+                if v < 1:
+                    raise InvalidMappingError(f"factor {d}{v} is not positive", file=src,
+                                              field=f"mapping.{level.base_name}.factors",
+                                              expected="factors >= 1")
+            for d in _ordered(lm.temporal, lm.temporal_permutation, dims):
+                b = lm.temporal.get(d, 1)
+                product[d] *= b
+                if b > 1:
+                    temporal.append((d, b))
+            if lm.spatial:
+                order_inner = [d for d in lm.spatial_permutation if d in dims]
+                order_inner += [d for d in dims if d not in order_inner]
+                split = lm.split if lm.split is not None else len(order_inner)
+                fx, fy = arch.fanout(i)
+                x_prod = y_prod = 1
+                for pos, d in enumerate(order_inner):
+                    b = lm.spatial.get(d, 1)
+                    product[d] *= b
+                    axis = "X" if pos < split else "Y"
+                    if axis == "X":
+                        x_prod *= b
+                    else:
+                        y_prod *= b
+                    if b > 1:
+                        spatial.append((d, b, axis))
+                spatial.reverse()          # outermost first, like temporal loops
+                if check_fanout and (x_prod > fx or y_prod > fy):
+                    raise InvalidMappingError(
+                        f"spatial factors use {x_prod}x{y_prod} (X x Y) but the fan-out below "
+                        f"{level.base_name} is {fx}x{fy}", file=src,
+                        field=f"mapping.{level.base_name}.spatial",
+                        expected=f"X product <= {fx} and Y product <= {fy}")
+            keep = _keep_set(lm.keep, lm.bypass, all_ds, level.dummy,
+                             (default_keep or {}).get(level.base_name))
+        else:
+            keep = _keep_set(None, None, all_ds, level.dummy,
+                             (default_keep or {}).get(level.base_name))
+        levels.append(LevelNest(tuple(temporal), tuple(spatial), keep))
+    for d in dims:
+        if product[d] != problem.bounds[d]:
+            raise InvalidMappingError(
+                f"factors of {d} multiply to {product[d]}, but the problem has {d}={problem.bounds[d]}",
+                file=src, field=f"mapping factors of {d}",
+                expected=f"factors over all levels whose product is {problem.bounds[d]}")
+    return LoopNest(tuple(levels))
+
+
+def _keep_set(keep: frozenset[str] | None, bypass: frozenset[str] | None, all_ds: frozenset[str],
+              dummy: bool, default: frozenset[str] | None) -> frozenset[str]:
+    if keep is None and bypass is None:
+        if default is not None:
+            return default
+        return frozenset() if dummy else all_ds
+    # Timeloop's model: a dataspace that is not bypassed is kept.
+    return all_ds - (bypass or frozenset())
