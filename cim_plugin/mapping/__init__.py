@@ -1,0 +1,1 @@
+"""Mapping: mapspace, search (`cim-plugin map`) and the priority-based CiM algorithm."""
