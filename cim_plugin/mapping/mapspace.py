@@ -118,7 +118,11 @@ class MapSpace:
         return FactorBound(b.exact, min(cap, b.max) if b.max else cap, b.min)
 
     def _spatial_exact_ok(self, fac_d: tuple[int, ...], dim: str) -> bool:
-        """An exact spatial factor spread over X and Y must multiply to its value."""
+        """One axis per dimension and level (Timeloop's `split`); an exact spatial
+        factor must be met."""
+        for i in range(self.n_levels):
+            if sum(1 for s, f in zip(self.slots, fac_d) if s.level == i and s.kind != "T" and f > 1) > 1:
+                return False
         for i, level in enumerate(self.arch.storage):
             lc = self.cons.levels.get(level.base_name)
             if not lc or dim not in lc.spatial or lc.spatial[dim].exact is None:

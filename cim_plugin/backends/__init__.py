@@ -1,0 +1,1 @@
+"""Real Timeloop/Accelergy backends and parsers of their output files."""

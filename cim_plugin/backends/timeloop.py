@@ -1,0 +1,346 @@
+"""Run the real `timeloop-model` / `timeloop-mapper` and parse what they write.
+
+Each run gets its own working directory inside the chosen output folder (Timeloop
+and Accelergy write next to their working directory, and Accelergy reads
+`./accelergy_config.yaml`, where the cim_plugin plug-in is configured). Binaries are
+found via `CIM_PLUGIN_TIMELOOP_BIN`, `TIMELOOP_BIN_DIR` or PATH and run without a
+shell, with a timeout and their output captured in a log file.
+
+Timeloop quirks handled here (docs/timeloop-accelergy.md §8, §9): the mapper exits 0
+with empty files when it finds no mapping; a mapping file named exactly
+`timeloop-mapper.map.yaml` is ignored as an input; `mapping: []` in an input overrides
+the given mapping; the model re-checks `architecture_constraints` (optionally dropped);
+raw v0.4 input needs timeloopfe to be transpiled first.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cim_plugin.backends.parse import parse_map_yaml, parse_stats
+from cim_plugin.backends.yamlout import write_text_atomic, write_yaml
+from cim_plugin.errors import CimPluginError, InputError, NotAvailableError
+from cim_plugin.model.result import EvalResult
+from cim_plugin.spec.mapping import Mapping
+from cim_plugin.spec.yamlio import load_inputs, load_yaml
+
+BIN_ENV_VARS = ("CIM_PLUGIN_TIMELOOP_BIN", "TIMELOOP_BIN_DIR")
+MODEL, MAPPER = "timeloop-model", "timeloop-mapper"
+# files a design folder may hold that are outputs, not inputs
+_OUTPUT_RE = re.compile(r"^(timeloop-(model|mapper)\..*|parsed-processed-input\.yaml|"
+                        r".*\.(ERT|ART)_summary\.yaml|.*\.accelergy\.log)$")
+_DESIGN_ORDER = ("arch.yaml", "problem.yaml", "constraints.yaml", "mapper.yaml")
+_EMPTY_MAPPING_RE = re.compile(r"^mapping:\s*\[\s*\]\s*(#.*)?$", re.MULTILINE)
+INSTALL_HINT = ("install Timeloop (https://github.com/NVlabs/timeloop, with Accelergy) and put "
+                "its bin directory on PATH, or set CIM_PLUGIN_TIMELOOP_BIN (or TIMELOOP_BIN_DIR) "
+                "to that directory; --backend embedded needs no installation")
+
+
+class TimeloopRunError(CimPluginError):
+    """Timeloop failed or timed out; the message names the log to read."""
+
+
+class NoMappingError(InputError):
+    """timeloop-mapper found no valid mapping (it exits 0 and writes empty files)."""
+
+
+@dataclass(frozen=True)
+class RunOutput:
+    """Where one run happened and what it wrote."""
+
+    workdir: Path
+    prefix: str                   # "timeloop-model" or "timeloop-mapper"
+    log: Path
+    returncode: int
+    timed_out: bool = False
+
+    def file(self, suffix: str) -> Path:
+        return self.workdir / f"{self.prefix}.{suffix}"
+
+
+# --- finding the binaries ------------------------------------------------------------------
+def find_tool(name: str) -> Path | None:
+    """Path of a Timeloop binary, or None. Env vars may name the bin folder or the binary."""
+    for var in BIN_ENV_VARS:
+        value = os.environ.get(var)
+        if not value:
+            continue
+        p = Path(value).expanduser()
+        folder = p.parent if p.is_file() else p
+        cand = folder / name
+        if cand.is_file() and os.access(cand, os.X_OK):
+            return cand
+    found = shutil.which(name)
+    return Path(found) if found else None
+
+
+def require_tool(name: str) -> Path:
+    """The binary, or NotAvailableError saying how to point cim_plugin at it."""
+    path = find_tool(name)
+    if path is None:
+        where = ", ".join(f"{v}={os.environ[v]!r}" for v in BIN_ENV_VARS if os.environ.get(v))
+        looked = f" (looked in {where} and PATH)" if where else " (looked on PATH)"
+        raise NotAvailableError(f"{name} not found{looked}: {INSTALL_HINT}")
+    return path
+
+
+def available() -> bool:
+    return find_tool(MODEL) is not None and find_tool(MAPPER) is not None
+
+
+# --- inputs ----------------------------------------------------------------------------------
+def collect_inputs(inputs: str | Path | Sequence[str | Path]) -> list[Path]:
+    """Input YAML files: a list as given, or the files of a design folder.
+
+    A design folder (as written by `cim-plugin export`) contributes arch, problem,
+    constraints and mapper files first, then its other YAML files and `components/`.
+    Timeloop outputs lying in the folder are skipped. `map.yaml` is left out here:
+    it is the mapping, passed separately.
+    """
+    items = [inputs] if isinstance(inputs, str | Path) else list(inputs)
+    files: list[Path] = []
+    for item in items:
+        p = Path(item)
+        if p.is_dir():
+            names = sorted(f.name for f in p.iterdir() if f.is_file()
+                           and f.suffix in (".yaml", ".yml") and not _OUTPUT_RE.match(f.name)
+                           and f.name not in ("map.yaml", "accelergy_config.yaml"))
+            ordered = [n for n in _DESIGN_ORDER if n in names]
+            ordered += [n for n in names if n not in ordered]
+            files += [p / n for n in ordered]
+            comp = p / "components"
+            if comp.is_dir():
+                files += sorted(f for f in comp.rglob("*.y*ml") if f.is_file())
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise InputError("no such file or folder", file=str(p),
+                             expected="Timeloop input YAML files or a design folder")
+    if not files:
+        raise InputError("no input YAML files", file=", ".join(str(i) for i in items),
+                         expected="architecture, problem (and mapper/constraints) YAML files")
+    return files
+
+
+def design_mapping(inputs: str | Path | Sequence[str | Path]) -> Path | None:
+    """`map.yaml` of a design folder, if there is one."""
+    if isinstance(inputs, str | Path) and Path(inputs).is_dir():
+        m = Path(inputs) / "map.yaml"
+        return m if m.is_file() else None
+    return None
+
+
+def _is_v4(doc: dict[str, Any]) -> bool:
+    arch = doc.get("architecture")
+    return isinstance(arch, dict) and "nodes" in arch
+
+
+def _stage_inputs(files: list[Path], stage: Path, *, drop_empty_mapping: bool,
+                  drop_arch_constraints: bool) -> list[Path]:
+    """Copies of the inputs that need changes; untouched files are passed as they are."""
+    out: list[Path] = []
+    for i, f in enumerate(files):
+        text = f.read_text(encoding="utf-8")
+        new = _EMPTY_MAPPING_RE.sub("", text) if drop_empty_mapping else text
+        if drop_arch_constraints and re.search(r"^architecture_constraints:", new, re.MULTILINE):
+            doc = load_yaml(f)
+            doc.pop("architecture_constraints", None)
+            if drop_empty_mapping and doc.get("mapping") == []:
+                doc.pop("mapping")
+            out.append(write_yaml(stage / f"{i:02d}-{f.name}", doc))
+            continue
+        if new != text or f.name == f"{MAPPER}.map.yaml":
+            name = f.name if f.name != f"{MAPPER}.map.yaml" else "input.map.yaml"
+            out.append(write_text_atomic(stage / f"{i:02d}-{name}", new))
+        else:
+            out.append(f.resolve())
+    return out
+
+
+def _mapping_file(mapping: Mapping | str | Path, files: list[Path], stage: Path) -> Path:
+    """A mapping file Timeloop will read (never named `timeloop-mapper.map.yaml`)."""
+    if isinstance(mapping, Mapping):
+        from cim_plugin.spec.arch import load_architecture
+        from cim_plugin.spec.problem import load_problem
+
+        doc, _ = load_inputs(files)
+        arch = load_architecture(doc)
+        problem = load_problem(doc)
+        order = [s.base_name for s in arch.storage_inner_first]
+        entries = mapping.to_yaml_list(order, problem.dimensions)
+        return write_yaml(stage / "input.map.yaml", {"mapping": entries})
+    src = Path(mapping)
+    if not src.is_file():
+        raise InputError("mapping file not found", file=str(src), expected="a map.yaml")
+    doc = load_yaml(src)
+    if isinstance(doc, list):
+        doc = {"mapping": doc}
+    if not isinstance(doc, dict) or not doc.get("mapping"):
+        raise InputError("no mapping entries", file=str(src), field="mapping",
+                         expected="mapping: [{target, type, ...}] (a timeloop-mapper map.yaml)")
+    return write_text_atomic(stage / "input.map.yaml", src.read_text(encoding="utf-8"))
+
+
+# --- Accelergy plug-in -----------------------------------------------------------------------
+def _plugin_path() -> Path | None:
+    try:
+        from cim_plugin.library.accelergy_plugin import plugin_path
+    except ImportError:
+        return None
+    try:
+        p = plugin_path()
+    except CimPluginError:
+        return None
+    return Path(p) if p else None
+
+
+def write_accelergy_config(workdir: Path) -> Path | None:
+    """`./accelergy_config.yaml` = the user's config plus the cim_plugin plug-in.
+
+    Accelergy reads the config of its working directory before the home one, so the
+    home config's estimator folders are kept (Python plug-ins load only when some
+    `.estimator.yaml` is configured; docs/timeloop-accelergy.md §8).
+    """
+    plugin = _plugin_path()
+    if plugin is None:
+        return None
+    home = Path.home() / ".config" / "accelergy" / "accelergy_config.yaml"
+    config: dict[str, Any] = {"version": 0.4}
+    if home.is_file():
+        try:
+            loaded = load_yaml(home)
+            if isinstance(loaded, dict):
+                config = loaded
+        except InputError:
+            pass
+    plugs = [str(x) for x in (config.get("python_plug_ins") or [])]
+    if str(plugin) not in plugs:
+        plugs.append(str(plugin))
+    config["python_plug_ins"] = plugs
+    return write_yaml(workdir / "accelergy_config.yaml", config)
+
+
+# --- running ---------------------------------------------------------------------------------
+def _run(argv: list[str], workdir: Path, log: Path, timeout: float | None,
+         interrupt_on_timeout: bool) -> tuple[int, bool]:
+    """Run without a shell; on timeout send SIGINT (mapper keeps its best) then kill."""
+    env = dict(os.environ)
+    with open(log, "w", encoding="utf-8") as fh:
+        proc = subprocess.Popen(argv, cwd=workdir, stdout=fh, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, env=env)
+        try:
+            return proc.wait(timeout=timeout), False
+        except subprocess.TimeoutExpired:
+            if interrupt_on_timeout:
+                proc.send_signal(signal.SIGINT)
+                try:
+                    return proc.wait(timeout=60), True
+                except subprocess.TimeoutExpired:
+                    pass
+            proc.kill()
+            proc.wait()
+            return proc.returncode, True
+
+
+def _tail(log: Path, n: int = 15) -> str:
+    try:
+        lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return ""
+    return "\n".join(lines[-n:])
+
+
+def _prepare(tool: str, input_files: str | Path | Sequence[str | Path], out_dir: str | Path,
+             mapping: Mapping | str | Path | None, drop_arch_constraints: bool
+             ) -> tuple[Path, Path, list[Path]]:
+    binary = require_tool(tool)
+    files = collect_inputs(input_files)
+    doc, _ = load_inputs(files)
+    if _is_v4(doc):
+        raise NotAvailableError(
+            "these inputs are Timeloop v0.4 (architecture.nodes), which timeloop binaries "
+            "refuse; run them through timeloopfe (pip install timeloopfe) or give the "
+            "processed form (parsed-processed-input.yaml / architecture.subtree)")
+    workdir = Path(out_dir) / tool
+    stage = workdir / "inputs"
+    stage.mkdir(parents=True, exist_ok=True)
+    for old in workdir.glob(f"{tool}.*"):
+        old.unlink()
+    staged = _stage_inputs(files, stage, drop_empty_mapping=mapping is not None or tool == MAPPER,
+                           drop_arch_constraints=drop_arch_constraints)
+    if mapping is not None:
+        staged.append(_mapping_file(mapping, files, stage))
+    write_accelergy_config(workdir)
+    return binary, workdir, staged
+
+
+def run_tool(tool: str, input_files: str | Path | Sequence[str | Path], out_dir: str | Path,
+             *, mapping: Mapping | str | Path | None = None, timeout: float | None = 600,
+             drop_arch_constraints: bool = False) -> RunOutput:
+    """Run one Timeloop application in `out_dir/<tool>/`; raise on failure."""
+    binary, workdir, staged = _prepare(tool, input_files, out_dir, mapping, drop_arch_constraints)
+    log = workdir / f"{tool}.log"
+    rc, timed_out = _run([str(binary), *[str(s) for s in staged]], workdir, log, timeout,
+                         interrupt_on_timeout=(tool == MAPPER))
+    out = RunOutput(workdir=workdir, prefix=tool, log=log, returncode=rc, timed_out=timed_out)
+    stats = out.file("stats.txt")
+    if timed_out and not (tool == MAPPER and stats.is_file() and stats.stat().st_size):
+        raise TimeloopRunError(f"{tool} timed out after {timeout} s; log: {log}")
+    if rc != 0 and not timed_out:
+        raise TimeloopRunError(f"{tool} exited with status {rc}; log: {log}\n{_tail(log)}")
+    if not stats.is_file():
+        acc = sorted(workdir.glob("*.accelergy.log"))
+        hint = f"; see {acc[0]}" if acc else ""
+        raise TimeloopRunError(f"{tool} wrote no stats.txt (an Accelergy failure makes Timeloop "
+                               f"exit 0 without results){hint}; log: {log}\n{_tail(log)}")
+    return out
+
+
+def _result(out: RunOutput) -> EvalResult:
+    result = parse_stats(out.file("stats.txt"))
+    result.extra["backend"] = "timeloop"
+    result.extra["workdir"] = str(out.workdir)
+    result.extra["log"] = str(out.log)
+    if out.timed_out:
+        result.warnings.append("timeloop-mapper stopped at the timeout; best mapping so far")
+    return result
+
+
+def run_model(input_files: str | Path | Sequence[str | Path], mapping: Mapping | str | Path | None,
+              out_dir: str | Path, timeout: float | None = 600, *,
+              drop_arch_constraints: bool = False) -> EvalResult:
+    """Evaluate one mapping with timeloop-model.
+
+    `mapping` may be a `Mapping`, a map.yaml path, or None (a design folder's map.yaml,
+    else a mapping inside the inputs). Set `drop_arch_constraints` to evaluate a mapping
+    that violates mapper-only constraints (timeloop-model re-checks them).
+    """
+    if mapping is None:
+        mapping = design_mapping(input_files)
+    out = run_tool(MODEL, input_files, out_dir, mapping=mapping, timeout=timeout,
+                   drop_arch_constraints=drop_arch_constraints)
+    if out.file("stats.txt").stat().st_size == 0:
+        raise TimeloopRunError(f"{MODEL} wrote an empty stats.txt; log: {out.log}\n{_tail(out.log)}")
+    return _result(out)
+
+
+def run_mapper(input_files: str | Path | Sequence[str | Path], out_dir: str | Path,
+               timeout: float | None = 600) -> tuple[Mapping, EvalResult]:
+    """Search a mapping with timeloop-mapper; returns the best mapping and its stats."""
+    out = run_tool(MAPPER, input_files, out_dir, timeout=timeout)
+    stats, map_yaml = out.file("stats.txt"), out.file("map.yaml")
+    if stats.stat().st_size == 0 or not map_yaml.is_file() or map_yaml.stat().st_size == 0:
+        raise NoMappingError(
+            "timeloop-mapper found no valid mapping (it exits 0 and writes empty files); "
+            "loosen factor/keep constraints, check spatial factors against the mesh and tile "
+            f"sizes against capacities, or set mapper.diagnostics: true; log: {out.log}",
+            file=str(stats))
+    return parse_map_yaml(map_yaml), _result(out)

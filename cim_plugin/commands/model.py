@@ -1,0 +1,229 @@
+"""`cim-plugin model`: evaluate one mapping, like `timeloop-model`.
+
+Inputs are merged the way Timeloop merges several YAML files; the ERT/ART may come
+from `--ert/--art`, from top-level `ERT`/`ART` keys of the inputs, or (ERT only)
+from the component library. Writes a readable summary, optionally `--json`, and with
+`-o DIR` a Timeloop-style `stats.txt` plus the `map.yaml` that was evaluated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cim_plugin.errors import InputError, NotAvailableError
+from cim_plugin.model.result import EvalResult
+from cim_plugin.report import write_text_atomic
+from cim_plugin.spec.arch import Architecture, as_number
+from cim_plugin.spec.ert import ART, ERT, art_from_dict, ert_from_dict, load_art, load_ert
+from cim_plugin.spec.mapping import LevelMapping, Mapping, load_mapping
+from cim_plugin.spec.problem import Problem
+from cim_plugin.spec.yamlio import load_inputs
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("specs", nargs="+", metavar="SPEC.yaml",
+                   help="architecture/problem/constraint files, merged in order")
+    p.add_argument("--mapping", metavar="MAP.yaml",
+                   help="the mapping (Timeloop map.yaml); default: a non-empty `mapping:` in the specs")
+    p.add_argument("--ert", metavar="ERT.yaml",
+                   help="Accelergy ERT; default: an `ERT:` key in the specs, else the component library")
+    p.add_argument("--art", metavar="ART.yaml", help="Accelergy ART (areas); default: an `ART:` key")
+    p.add_argument("--json", metavar="OUT.json", help="write the result as JSON")
+    p.add_argument("-o", "--output-dir", metavar="DIR",
+                   help="write stats.txt (Timeloop layout) and map.yaml here")
+    p.add_argument("--backend", choices=("embedded", "timeloop"), default="embedded",
+                   help="embedded analytical model (default) or the real timeloop-model")
+    p.add_argument("--latency-from-attribute", metavar="ATTR", nargs="?",
+                   const="cim_latency_cycles", default=None,
+                   help="cycles per compute operation from this attribute of the compute level "
+                        "(default name cim_latency_cycles); Timeloop assumes 1")
+    p.add_argument("--compute-latency", metavar="CYCLES", type=float, default=None,
+                   help="cycles per compute operation (overrides --latency-from-attribute)")
+    p.add_argument("--no-constraint-check", action="store_true",
+                   help="do not warn about mapper constraints the mapping breaks")
+
+
+# --------------------------------------------------------------------------- inputs
+@dataclasses.dataclass
+class ModelInputs:
+    doc: dict[str, Any]
+    origin: dict[str, str]
+    arch: Architecture
+    problem: Problem
+    mapping: Mapping
+    ert: ERT
+    art: ART | None
+
+
+def _load_mapping(args: argparse.Namespace, doc: dict[str, Any], origin: dict[str, str],
+                  problem: Problem) -> Mapping:
+    if args.mapping:
+        return load_mapping(args.mapping, dims=problem.dimensions)
+    inline = doc.get("mapping")
+    entries = inline.get("targets") if isinstance(inline, dict) else inline
+    if entries:
+        return load_mapping(doc, dims=problem.dimensions, file=origin.get("mapping"))
+    raise InputError("no mapping given", file=", ".join(args.specs), field="mapping",
+                     expected="--mapping MAP.yaml or a non-empty `mapping:` list in the specs")
+
+
+def _load_ert(args: argparse.Namespace, doc: dict[str, Any], origin: dict[str, str],
+              arch: Architecture) -> tuple[ERT, ART | None]:
+    art: ART | None = None
+    if args.art:
+        art = load_art(args.art)
+    elif doc.get("ART") is not None:
+        art = art_from_dict(doc, origin.get("ART"))
+    if args.ert:
+        return load_ert(args.ert), art
+    if doc.get("ERT") is not None:
+        return ert_from_dict(doc, origin.get("ERT")), art
+    try:
+        from cim_plugin.library.ert_gen import generate_tables
+    except ImportError:
+        raise InputError("no ERT: the component library cannot generate energy tables in this "
+                         "installation", file=", ".join(args.specs), field="ERT",
+                         expected="--ert ERT.yaml (e.g. timeloop-*.ERT.yaml from Accelergy) or "
+                                  "an `ERT:` section in the specs") from None
+    ert, gen_art = generate_tables(arch)
+    return ert, art if art is not None else gen_art
+
+
+def load_model_inputs(args: argparse.Namespace) -> ModelInputs:
+    from cim_plugin.spec.arch import load_architecture
+    from cim_plugin.spec.problem import load_problem
+
+    doc, origin = load_inputs(args.specs)
+    arch = load_architecture(doc, origin.get("architecture", args.specs[0]))
+    problem = load_problem(doc, origin.get("problem", args.specs[0]))
+    mapping = _load_mapping(args, doc, origin, problem)
+    ert, art = _load_ert(args, doc, origin, arch)
+    return ModelInputs(doc, origin, arch, problem, mapping, ert, art)
+
+
+def _options(args: argparse.Namespace, arch: Architecture):
+    from cim_plugin.model.engine import ModelOptions
+
+    latency = args.compute_latency
+    if latency is None and args.latency_from_attribute:
+        name = args.latency_from_attribute
+        raw = arch.compute.attributes.get(name)
+        if raw is None:
+            raise InputError(f"the compute level has no attribute {name!r}", file=arch.source,
+                             field=f"architecture.{arch.compute.name}.attributes.{name}",
+                             expected="a number of cycles per compute operation")
+        latency = float(as_number(raw, where=f"architecture.{arch.compute.name}.{name}",
+                                  file=arch.source) or 0)
+    if latency is not None and latency <= 0:
+        raise InputError(f"compute latency {latency} is not positive", field="--compute-latency",
+                         expected="cycles > 0")
+    return ModelOptions(compute_latency_cycles=latency)
+
+
+# --------------------------------------------------------------------------- summary
+def format_summary(result: EvalResult) -> str:
+    """A readable per-level summary and Timeloop's Summary Stats lines."""
+    lines = []
+    for lv in reversed(result.levels):                  # outermost first reads naturally
+        if not lv.dataspaces:
+            continue
+        lines.append(f"{lv.name} (x{lv.instances}): cycles {lv.cycles}, "
+                     f"throttling {lv.bandwidth_throttling:.2f}, energy {lv.energy_pJ / 1e6:.4f} uJ"
+                     f" (leakage {lv.leakage_pJ:.2f} pJ)")
+        for name, s in lv.dataspaces.items():
+            lines.append(f"    {name}: reads {s.reads}, fills {s.fills}, updates {s.updates} "
+                         f"(per instance, {s.utilized_instances} used), tile {s.utilized_capacity}, "
+                         f"energy {s.energy_pJ:.2f} pJ")
+    c = result.compute
+    lines.append(f"{c.name} (x{c.instances}): {c.utilized_instances} used, "
+                 f"energy {c.energy_pJ / 1e6:.4f} uJ")
+    lines.append("")
+    lines.append("Summary Stats")
+    lines.append(f"  Computes      : {result.computes}")
+    lines.append(f"  Cycles        : {result.cycles}")
+    lines.append(f"  Energy        : {result.energy_pJ / 1e6:.2f} uJ")
+    lines.append(f"  GFLOPs @1GHz  : {result.gflops:.2f}")
+    lines.append(f"  Utilization   : {result.utilization * 100:.2f} %")
+    lines.append(f"  EDP (J*cycle) : {result.edp:.3e}")
+    lines.append("  fJ/Compute    :")
+    for name, v in result.fj_per_compute.items():
+        lines.append(f"    {name:<24}{v:.2f}")
+    for w in result.warnings:
+        lines.append(f"warning: {w}")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- run
+def evaluated_mapping_list(inp: ModelInputs, nest: Any) -> list[dict[str, Any]]:
+    """map.yaml entries of the evaluated mapping, with the keep sets the model used
+    written out (a level the mapping left unspecified gets its default explicitly)."""
+    all_ds = {ds.name for ds in inp.problem.data_spaces}
+    levels = {}
+    for i, level in enumerate(inp.arch.storage):
+        lm = dataclasses.replace(inp.mapping.levels.get(level.base_name)
+                                 or LevelMapping(target=level.base_name))
+        kept = nest.levels[i].keep
+        lm.keep = frozenset(kept)
+        lm.bypass = frozenset(all_ds - kept)
+        levels[level.base_name] = lm
+    order = [s.base_name for s in inp.arch.storage_inner_first]
+    return Mapping(levels=levels).to_yaml_list(order, inp.problem.dimensions)
+
+
+def _run_embedded(args: argparse.Namespace) -> tuple[EvalResult, ModelInputs, Any]:
+    from cim_plugin.model.constraints_check import check_constraints, constraint_targets
+    from cim_plugin.model.engine import Engine
+    from cim_plugin.model.nest import build_nest
+
+    inp = load_model_inputs(args)
+    engine = Engine(inp.arch, inp.problem, inp.ert, inp.art, _options(args, inp.arch))
+    nest = build_nest(inp.arch, inp.problem, inp.mapping, check_fanout=engine.options.check_fanout)
+    warnings: list[str] = []
+    if not args.no_constraint_check:
+        targets = constraint_targets(inp.doc, inp.origin.get("architecture"))
+        warnings = check_constraints(targets, inp.arch, inp.problem, inp.mapping, nest)
+    result = engine.evaluate(nest)
+    for w in warnings:
+        result.warnings.append(f"mapping breaks a mapper constraint: {w}")
+    return result, inp, nest
+
+
+def _run_timeloop(args: argparse.Namespace) -> EvalResult:
+    try:
+        from cim_plugin.backends import timeloop
+    except ImportError as exc:
+        raise NotAvailableError(f"the timeloop backend is not available: {exc}") from None
+    out_dir = Path(args.output_dir) if args.output_dir else Path("cim-plugin-model")
+    return timeloop.run_model(list(args.specs), args.mapping, out_dir,
+                              drop_arch_constraints=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.backend == "timeloop":
+        result = _run_timeloop(args)
+        inp = nest = None
+    else:
+        result, inp, nest = _run_embedded(args)
+    for w in result.warnings:
+        print(f"cim-plugin model: warning: {w}", file=sys.stderr)
+    print(format_summary(result))
+    if args.json:
+        text = json.dumps(result.to_json_dict(), indent=2, sort_keys=False) + "\n"
+        write_text_atomic(args.json, text)
+        print(f"wrote {args.json}")
+    if args.output_dir and inp is not None:
+        from cim_plugin.report.stats_text import write_stats
+
+        out = Path(args.output_dir)
+        write_stats(out / "stats.txt", result, inp.arch, inp.problem, nest, inp.ert)
+        write_text_atomic(out / "map.yaml", yaml.safe_dump(
+            {"mapping": evaluated_mapping_list(inp, nest)}, sort_keys=False))
+        print(f"wrote {out / 'stats.txt'} and {out / 'map.yaml'}")
+    return 0

@@ -1,0 +1,1 @@
+"""Design templates, sizing and Timeloop-ready export."""

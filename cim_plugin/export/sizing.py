@@ -1,0 +1,112 @@
+"""How many CiM macros a design gets (X×Y banks).
+
+Rules:
+- explicit: the user's X×Y;
+- preset "method": the method's iso-area counts (method.md): RF level 3, 2, 3, 4 and
+  SMEM level 48, 32, 48, 64 macros for analog6T, analog8T, digital6T, digital8T;
+- iso-capacity: floor(capacity of the replaced level / macro capacity);
+- iso-area: area of the replaced level / macro area, rounded down by default
+  (never more area than the level it replaces); ``rounding="ceil"`` reproduces the
+  method's RF counts (≈ 4 / area factor rounded up). Areas come from
+  `cim_plugin.library` (`macro_area_um2`, `level_area_um2`) when available; otherwise
+  from the macro's area factor: macro area = area factor × plain-SRAM area of the
+  same capacity, so the ratio is (level bytes / macro bytes) / area factor.
+All counts are laid out as X = 1, Y = n, as in the method.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from cim_plugin.errors import InputError
+from cim_plugin.export.templates import DESIGNS, DesignParams
+
+PRESET_METHOD: dict[str, dict[str, int]] = {
+    # method.md, "Iso-area primitive counts"
+    "RF": {"analog6T": 3, "analog8T": 2, "digital6T": 3, "digital8T": 4},
+    "SMEM": {"analog6T": 48, "analog8T": 32, "digital6T": 48, "digital8T": 64},
+}
+
+
+def parse_banks(text: str) -> tuple[int, int]:
+    """'1x4' -> (1, 4)."""
+    parts = str(text).lower().replace("×", "x").split("x")
+    try:
+        x, y = (int(p) for p in parts)
+    except ValueError:
+        raise InputError(f"cannot parse banks {text!r}", field="banks",
+                         expected="XxY with positive integers, e.g. 1x4") from None
+    if x < 1 or y < 1:
+        raise InputError(f"banks {text!r} must be positive", field="banks",
+                         expected="XxY with positive integers, e.g. 1x4")
+    return x, y
+
+
+def replaced_level(design: str) -> str:
+    level = DESIGNS[design][1]
+    if level is None:
+        raise InputError(f"design {design!r} has no CiM to size", field="design",
+                         expected="a cim_* design")
+    return level
+
+
+def _capacity_level(design: str) -> str:
+    level = replaced_level(design)
+    return "RF" if level == "Subpartition" else level
+
+
+def round_count(ratio: float, rounding: str) -> int:
+    if rounding == "floor":
+        return math.floor(ratio + 1e-9)
+    if rounding == "ceil":
+        return math.ceil(ratio - 1e-9)
+    if rounding == "nearest":
+        return math.floor(ratio + 0.5)
+    raise InputError(f"unknown rounding {rounding!r}", field="rounding",
+                     expected="floor, ceil or nearest")
+
+
+def iso_capacity(design: str, macro: Any, params: DesignParams) -> tuple[int, int]:
+    level_bytes = params.level_capacity_bytes(_capacity_level(design))
+    n = level_bytes // int(macro.capacity_bytes)
+    if n < 1:
+        raise InputError(f"macro {macro.name} ({macro.capacity_bytes} B) is larger than the "
+                         f"{_capacity_level(design)} level ({level_bytes} B)", field="macro",
+                         expected="a macro that fits the level it replaces")
+    return 1, n
+
+
+def _area_ratio(design: str, macro: Any, params: DesignParams) -> float:
+    level = _capacity_level(design)
+    try:
+        from cim_plugin.library import level_area_um2, macro_area_um2  # type: ignore[attr-defined]
+    except ImportError:
+        level_area_um2 = macro_area_um2 = None
+    if level_area_um2 is not None and macro_area_um2 is not None:
+        from cim_plugin.export.build import level_component
+
+        return float(level_area_um2(level_component(level, params))) / float(macro_area_um2(macro))
+    if not macro.area_factor:
+        raise InputError(f"macro {macro.name} has no area factor", field="macro",
+                         expected="a macro with area_factor or area_um2")
+    level_bytes = params.level_capacity_bytes(level)
+    return level_bytes / int(macro.capacity_bytes) / float(macro.area_factor)
+
+
+def iso_area(design: str, macro: Any, params: DesignParams, rounding: str = "floor") -> tuple[int, int]:
+    n = round_count(_area_ratio(design, macro, params), rounding)
+    if n < 1:
+        raise InputError(f"not even one {macro.name} macro fits the area of "
+                         f"{_capacity_level(design)}", field="macro",
+                         expected="a smaller macro or a larger level")
+    return 1, n
+
+
+def preset_method(design: str, macro: Any) -> tuple[int, int]:
+    level = replaced_level(design)
+    table = PRESET_METHOD.get(level)
+    if table is None or macro.name not in table:
+        raise InputError(f"no method preset for {macro.name} on {design}", field="preset",
+                         expected=f"cim_rf/cim_smem with one of {sorted(PRESET_METHOD['RF'])}")
+    return 1, table[macro.name]

@@ -1,0 +1,110 @@
+"""Study figures (PNG and SVG): TOPS/W vs GOPS, normalized bars, energy breakdown, sweep heatmap."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from cim_plugin.study.config import StudyConfig  # noqa: E402
+
+
+def _save(fig, out: Path, name: str) -> list[Path]:
+    paths = []
+    for ext in ("png", "svg"):
+        p = out / f"{name}.{ext}"
+        tmp = out / f".{name}.tmp.{ext}"
+        fig.savefig(tmp, dpi=130, bbox_inches="tight", metadata={"Date": None} if ext == "svg" else None)
+        os.replace(tmp, p)
+        paths.append(p)
+    plt.close(fig)
+    return paths
+
+
+def write_plots(out: Path, cfg: StudyConfig, df: pd.DataFrame, summary: pd.DataFrame) -> list[Path]:
+    plt.rcParams.update({"svg.hashsalt": "cim_plugin", "font.size": 9})
+    paths: list[Path] = []
+    models = summary[summary["workload"] != "sweep"]
+    # 1. TOPS/W vs GOPS per workload total
+    fig, ax = plt.subplots(figsize=(7.5, 5))
+    markers = dict(zip(sorted(models["workload"].unique()), "osD^v<>p*h"))
+    for (design, macro), grp in models.groupby(["design", "macro"], sort=True):
+        label = design if macro == "-" else f"{macro} @ {design}"
+        for _, r in grp.iterrows():
+            ax.scatter(r["gops"], r["tops_per_w"], marker=markers.get(r["workload"], "o"),
+                       color=f"C{hash(label) % 10}" if False else None, s=30,
+                       label=label if r["workload"] == grp["workload"].iloc[0] else None)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("throughput [GOPS, 2 ops/MAC, 1 GHz]")
+    ax.set_ylabel("energy efficiency [TOPS/W]")
+    ax.set_title("Per-workload totals (marker: workload " + ", ".join(f"{m}={w}" for w, m in markers.items()) + ")")
+    ax.legend(fontsize=7, ncol=2, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    ax.grid(True, which="both", alpha=0.3)
+    paths += _save(fig, out, "tops_vs_gops")
+    # 2. normalized bars per workload and level (best macro per placement)
+    cim = models[models["design"] != cfg.baseline]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, col, title in ((axes[0], "tops_per_w_vs_baseline", "energy efficiency"),
+                           (axes[1], "gops_vs_baseline", "throughput")):
+        piv = cim.pivot_table(index="workload", columns="design", values=col, aggfunc="max")
+        piv.plot.bar(ax=ax, rot=0)
+        ax.axhline(1.0, color="k", lw=0.8)
+        ax.set_ylabel(f"{title} vs baseline [x] (best macro)")
+        ax.set_xlabel("workload")
+        ax.set_yscale("log")
+        ax.legend(title="placement", fontsize=7)
+    fig.tight_layout()
+    paths += _save(fig, out, "normalized")
+    # 3. per-level energy breakdown (count-weighted, per workload, best-efficiency macro per design)
+    ok = df[df["error"] == ""]
+    energy_cols = [c for c in ok.columns if c.startswith("energy_") and c.endswith("_J") and c != "energy_J"]
+    w0 = sorted(models["workload"].unique())[0] if len(models) else None
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    if w0 is not None:
+        sub = ok[ok["workload"] == w0]
+        tot = sub.assign(**{c: sub[c] * sub["count"] for c in energy_cols}).groupby(
+            ["design", "macro"])[energy_cols].sum()
+        tot = tot.loc[:, (tot > 0).any()]
+        tot.columns = [c[len("energy_"):-2] for c in tot.columns]
+        tot.index = [d if m == "-" else f"{m}@{d}" for d, m in tot.index]
+        (tot * 1e3).plot.bar(stacked=True, ax=ax, rot=60)
+        ax.set_ylabel(f"energy of {w0} [mJ]")
+        ax.set_title(f"Energy by level, {w0}")
+        ax.legend(title="level", fontsize=7, bbox_to_anchor=(1.01, 1), loc="upper left")
+        plt.setp(ax.get_xticklabels(), ha="right", fontsize=7)
+    paths += _save(fig, out, "energy_breakdown")
+    # 4. heatmap over the synthetic sweep: best CiM choice and its gain
+    sw = ok[ok["workload"] == "sweep"]
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    if len(sw):
+        base = sw[sw["design"] == cfg.baseline].set_index(["m", "n"])["tops_per_w"]
+        c = sw[sw["design"] != cfg.baseline]
+        best = c.sort_values(["tops_per_w", "design", "macro"], ascending=[False, True, True]) \
+            .groupby(["m", "n"]).head(1).set_index(["m", "n"])
+        ms, ns = sorted(sw["m"].unique()), sorted(sw["n"].unique())
+        grid = np.full((len(ms), len(ns)), np.nan)
+        for i, m in enumerate(ms):
+            for j, n in enumerate(ns):
+                if (m, n) in best.index and (m, n) in base.index:
+                    grid[i, j] = best.loc[(m, n), "tops_per_w"] / base.loc[(m, n)]
+        im = ax.imshow(grid, cmap="viridis", origin="lower", aspect="auto")
+        for i, m in enumerate(ms):
+            for j, n in enumerate(ns):
+                if (m, n) in best.index:
+                    ax.text(j, i, f"{best.loc[(m, n), 'macro']}\n{best.loc[(m, n), 'design']}\n"
+                            f"{grid[i, j]:.2f}x", ha="center", va="center", fontsize=6, color="w")
+        ax.set_xticks(range(len(ns)), [str(n) for n in ns])
+        ax.set_yticks(range(len(ms)), [str(m) for m in ms])
+        ax.set_xlabel("N = K")
+        ax.set_ylabel("M")
+        fig.colorbar(im, ax=ax, label="best CiM TOPS/W vs baseline [x]")
+        ax.set_title("When: best CiM (macro, placement) per GEMM shape")
+    paths += _save(fig, out, "sweep_heatmap")
+    return paths

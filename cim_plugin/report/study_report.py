@@ -1,0 +1,235 @@
+"""Study outputs: tidy tables, summary.json, plots (PNG + SVG) and report.md/html."""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from cim_plugin.report import write_text_atomic
+from cim_plugin.study.config import StudyConfig
+from cim_plugin.study.metrics import DesignInfo, gemm_metrics, paper_metrics
+from cim_plugin.study.runner import Point
+from cim_plugin.study.workloads import Gemm
+
+SCHEMA_VERSION = 1
+# The method's published ratios (method.md, "Headline results"): mean, std per workload.
+PUBLISHED = {
+    ("cim_rf", "tops_per_w"): {"bert-large": (3.01, 0.10), "gpt-j-6b": (2.14, 0.97),
+                               "resnet50": (2.49, 0.67), "dlrm": (2.44, 0.70)},
+    ("cim_rf", "gops"): {"bert-large": (1.38, 0.01), "gpt-j-6b": (0.98, 0.44),
+                         "resnet50": (1.68, 1.52), "dlrm": (1.64, 1.51)},
+    ("cim_smem", "tops_per_w"): {"bert-large": (3.30, 0.11), "gpt-j-6b": (2.32, 1.13),
+                                 "resnet50": (2.61, 0.65), "dlrm": (2.56, 0.69)},
+    ("cim_smem", "gops"): {"bert-large": (14.40, 1.20), "gpt-j-6b": (8.21, 7.10),
+                           "resnet50": (8.35, 5.23), "dlrm": (8.10, 5.33)},
+}
+UNITS = {"tops_per_w": "TOPS/W (2 ops/MAC)", "gops": "GOPS (2 ops/MAC)", "energy_J": "J",
+         "latency_s": "s", "edp_Js": "J*s", "utilization": "fraction", "area_mm2": "mm^2"}
+
+
+def _round(x: Any, digits: int = 6) -> Any:
+    if isinstance(x, float):
+        if math.isnan(x) or math.isinf(x):
+            return None
+        return float(f"{x:.{digits}g}")
+    return x
+
+
+def result_rows(cfg: StudyConfig, gemms: list[Gemm], records: dict[Point, Any]) -> pd.DataFrame:
+    """One row per design x macro x GEMM (workload rows repeat shared shapes)."""
+    from cim_plugin.model.result import ComputeStats, DataSpaceStats, EvalResult, LevelStats
+
+    rows = []
+    for g in gemms:
+        for design, macro in [(cfg.baseline, None)] + [(d, m) for d in cfg.designs for m in cfg.macros]:
+            rec = records.get(Point(design, macro, g.m, g.n, g.k))
+            row: dict[str, Any] = {"design": design, "macro": macro or "-", "workload": g.workload,
+                                   "gemm": g.name, "m": g.m, "n": g.n, "k": g.k, "count": g.count}
+            if not isinstance(rec, dict):
+                row["error"] = rec or "not evaluated"
+                rows.append(row)
+                continue
+            res = rec["result"]
+            levels = [LevelStats(name=lv["name"], energy_pJ=lv["energy_pJ"], dataspaces={
+                k: DataSpaceStats(temporal_reductions=v["temporal_reductions_per_instance"],
+                                  reads=v["reads_per_instance"], updates=v["updates_per_instance"])
+                for k, v in lv["dataspaces"].items()}) for lv in res["levels"]]
+            er = EvalResult(computes=res["computes"], cycles=res["cycles"], energy_pJ=res["energy_pJ"],
+                            gflops=res["gflops"], utilization=res["utilization"], levels=levels,
+                            compute=ComputeStats(**res["compute"]), fj_per_compute=res["fj_per_compute"],
+                            area_um2=res["area_um2"])
+            row.update(gemm_metrics(er, DesignInfo(name=design)))
+            row.update({"macros_used": rec["macros"], "sizing": rec.get("sizing", "-"),
+                        "latency_cycles": rec["latency_cycles"],
+                        "mapper_evaluated": rec["mapper"]["evaluated"], "error": ""})
+            for lv in res["levels"]:
+                if lv["energy_pJ"] or lv["dataspaces"]:
+                    row[f"energy_{lv['name']}_J"] = lv["energy_pJ"] * 1e-12
+            row[f"energy_{res['compute']['name']}_J"] = res["compute"]["energy_pJ"] * 1e-12
+            if cfg.paper_compat:
+                pm = paper_metrics(er, m=g.m, n=g.n, cim=macro is not None,
+                                   latency_cycles=rec["latency_cycles"],
+                                   storage_bound=_storage_bound(rec["mapping"]))
+                row.update({f"paper_{k}": v for k, v in pm.items()})
+            rows.append(row)
+    df = pd.DataFrame(rows)
+    energy_cols = sorted(c for c in df.columns if c.startswith("energy_") and c != "energy_J")
+    df[energy_cols] = df[energy_cols].fillna(0.0)
+    return df
+
+
+def _storage_bound(mapping: list[dict[str, Any]]) -> int:
+    bound = 1
+    for e in mapping:
+        if e.get("target") == "CiMStorage" and e.get("type") == "temporal":
+            for tok in str(e.get("factors", "")).split():
+                bound *= int(tok[1:])
+    return bound
+
+
+def summarize(df: pd.DataFrame, cfg: StudyConfig) -> pd.DataFrame:
+    """Count-weighted totals per design x macro x workload and ratios vs the baseline."""
+    ok = df[df["error"] == ""].copy()
+    ok["w_macs"] = ok["macs"] * ok["count"]
+    ok["w_ops"] = ok["ops"] * ok["count"]
+    ok["w_energy"] = ok["energy_J"] * ok["count"]
+    ok["w_latency"] = ok["latency_s"] * ok["count"]
+    ok["w_util"] = ok["utilization"] * ok["w_macs"]
+    g = ok.groupby(["design", "macro", "workload"], sort=True)
+    s = g.agg(macs=("w_macs", "sum"), ops=("w_ops", "sum"), energy_J=("w_energy", "sum"),
+              latency_s=("w_latency", "sum"), util=("w_util", "sum"),
+              area_mm2=("area_mm2", "max"), gemms=("gemm", "count")).reset_index()
+    s["tops_per_w"] = s["ops"] / s["energy_J"] / 1e12
+    s["gops"] = s["ops"] / s["latency_s"] / 1e9
+    s["edp_Js"] = s["energy_J"] * s["latency_s"]
+    s["utilization"] = s["util"] / s["macs"]
+    s = s.drop(columns=["util"])
+    base = s[s["design"] == cfg.baseline].set_index("workload")
+    for col in ("tops_per_w", "gops", "energy_J", "latency_s", "edp_Js", "area_mm2"):
+        s[f"{col}_vs_baseline"] = [
+            row[col] / base.loc[row["workload"], col] if row["workload"] in base.index
+            and base.loc[row["workload"], col] else math.nan for _, row in s.iterrows()]
+    # mean +- std over a workload's GEMMs of the per-GEMM ratios (the method's statistic)
+    per = ok.merge(ok[ok["design"] == cfg.baseline][["workload", "gemm", "tops_per_w", "gops"]],
+                   on=["workload", "gemm"], suffixes=("", "_base"))
+    per["r_tops_per_w"] = per["tops_per_w"] / per["tops_per_w_base"]
+    per["r_gops"] = per["gops"] / per["gops_base"]
+    st = per.groupby(["design", "macro", "workload"]).agg(
+        tops_per_w_ratio_mean=("r_tops_per_w", "mean"), tops_per_w_ratio_std=("r_tops_per_w", "std"),
+        gops_ratio_mean=("r_gops", "mean"), gops_ratio_std=("r_gops", "std")).reset_index()
+    return s.merge(st, on=["design", "macro", "workload"], how="left").fillna({"tops_per_w_ratio_std": 0.0,
+                                                                              "gops_ratio_std": 0.0})
+
+
+def summary_json(summary: pd.DataFrame, cfg: StudyConfig) -> str:
+    points = {}
+    for _, r in summary.iterrows():
+        key = f"{r['design']}/{r['macro']}/{r['workload']}"
+        points[key] = {c: _round(r[c]) for c in summary.columns
+                       if c not in ("design", "macro", "workload")}
+        points[key]["gemms"] = int(r["gemms"])
+    doc = {"schema_version": SCHEMA_VERSION, "baseline": cfg.baseline,
+           "units": UNITS, "points": points}
+    return json.dumps(doc, indent=1, sort_keys=True, default=_round) + "\n"
+
+
+def best_choices(summary: pd.DataFrame, cfg: StudyConfig) -> list[dict[str, Any]]:
+    out = []
+    cim = summary[summary["design"] != cfg.baseline]
+    for w, grp in cim.groupby("workload", sort=True):
+        e = grp.sort_values(["tops_per_w", "design", "macro"], ascending=[False, True, True]).iloc[0]
+        t = grp.sort_values(["gops", "design", "macro"], ascending=[False, True, True]).iloc[0]
+        out.append({"workload": w,
+                    "best_efficiency": f"{e['macro']} at {e['design']}",
+                    "efficiency_ratio": e["tops_per_w_vs_baseline"], "tops_per_w": e["tops_per_w"],
+                    "best_throughput": f"{t['macro']} at {t['design']}",
+                    "throughput_ratio": t["gops_vs_baseline"], "gops": t["gops"]})
+    return out
+
+
+def write_outputs(out: Path, cfg: StudyConfig, df: pd.DataFrame, summary: pd.DataFrame) -> list[Path]:
+    from cim_plugin.report.plots import write_plots
+
+    written = []
+    df_sorted = df.sort_values(["design", "macro", "workload", "gemm"], kind="mergesort")
+    write_text_atomic(out / "results.csv", df_sorted.to_csv(index=False, float_format="%.9g"))
+    write_text_atomic(out / "results.json", json.dumps(
+        {"config": cfg.key_dict(), "rows": json.loads(df_sorted.to_json(orient="records"))},
+        indent=1, sort_keys=True) + "\n")
+    write_text_atomic(out / "summary.json", summary_json(summary, cfg))
+    written += [out / "results.csv", out / "results.json", out / "summary.json"]
+    written += write_plots(out, cfg, df, summary)
+    md, body = report_text(cfg, df, summary)
+    write_text_atomic(out / "report.md", md)
+    write_text_atomic(out / "report.html", body)
+    written += [out / "report.md", out / "report.html"]
+    return written
+
+
+def _table(rows: list[list[str]], header: list[str]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def report_text(cfg: StudyConfig, df: pd.DataFrame, summary: pd.DataFrame) -> tuple[str, str]:
+    best = best_choices(summary, cfg)
+    parts = ["# CiM study: what, when, where", "",
+             f"Baseline: `{cfg.baseline}` (mapping search, objective {cfg.objective}). "
+             f"CiM designs: {', '.join(cfg.designs)}; macros: {', '.join(cfg.macros)}; "
+             f"sizing: {cfg.sizing}; CiM mapping: {cfg.cim_strategy}. "
+             "Ops = 2 x MACs; energy efficiency in TOPS/W, throughput in GOPS at 1 GHz; "
+             "CiM compute takes the macro's latency per operation inside the model.", "",
+             "## Answers per workload (count-weighted totals)", ""]
+    rows = [[b["workload"], b["best_efficiency"], f"{b['tops_per_w']:.3f}", f"{b['efficiency_ratio']:.2f}x",
+             b["best_throughput"], f"{b['gops']:.1f}", f"{b['throughput_ratio']:.2f}x"] for b in best]
+    parts.append(_table(rows, ["workload", "what/where for energy", "TOPS/W", "vs baseline",
+                               "what/where for throughput", "GOPS", "vs baseline"]))
+    parts += ["", "## When: per-GEMM winners", ""]
+    ok = df[df["error"] == ""]
+    base = ok[ok["design"] == cfg.baseline].set_index(["workload", "gemm"])
+    win_rows = []
+    for (w, gname), grp in ok[ok["design"] != cfg.baseline].groupby(["workload", "gemm"], sort=True):
+        b = base.loc[(w, gname)] if (w, gname) in base.index else None
+        top = grp.sort_values(["tops_per_w", "design", "macro"], ascending=[False, True, True]).iloc[0]
+        if b is None:
+            continue
+        gain = top["tops_per_w"] / b["tops_per_w"]
+        win_rows.append([w, gname, f"{top['m']}x{top['n']}x{top['k']}", f"{top['macro']} at {top['design']}",
+                         f"{gain:.2f}x", "CiM" if gain > 1 else "baseline"])
+    parts.append(_table(win_rows, ["workload", "GEMM", "MxNxK", "best CiM (TOPS/W)", "gain", "winner"]))
+    parts += ["", "## Published ratios of the method vs ours (mean +- std over GEMMs, best macro)", ""]
+    pub_rows = []
+    for (design, metric), vals in PUBLISHED.items():
+        for w, (mean, std) in vals.items():
+            sel = summary[(summary["design"] == design) & (summary["workload"] == w)]
+            if sel.empty:
+                continue
+            col = "tops_per_w_ratio" if metric == "tops_per_w" else "gops_ratio"
+            top = sel.sort_values(f"{col}_mean", ascending=False).iloc[0]
+            pub_rows.append([design, metric, w, f"{mean:.2f} +- {std:.2f}",
+                             f"{top[f'{col}_mean']:.2f} +- {top[f'{col}_std']:.2f} ({top['macro']})"])
+    parts.append(_table(pub_rows, ["placement", "metric", "workload", "published", "ours"]))
+    parts += ["", "Differences are expected: our throughput counts 2 ops per MAC for CiM and the "
+              "baseline alike and puts macro latency and bandwidth limits in one cycle model "
+              "(the original post-processing mixed MAC/s with op/s); run with --paper-compat for "
+              "the original formulas in results.csv.", "",
+              "## Figures", "", "![TOPS/W vs GOPS](tops_vs_gops.png)", "",
+              "![Normalized](normalized.png)", "", "![Energy breakdown](energy_breakdown.png)", "",
+              "![Sweep heatmap](sweep_heatmap.png)", ""]
+    errors = df[df["error"] != ""]
+    if len(errors):
+        parts += ["## Points that could not be evaluated", ""]
+        parts += [f"- {r['design']} / {r['macro']} / {r['gemm']}: {r['error']}"
+                  for _, r in errors.drop_duplicates(["design", "macro", "m", "n", "k"]).iterrows()]
+    md = "\n".join(parts) + "\n"
+    body = "<!doctype html><meta charset='utf-8'><title>CiM study</title><body><pre style='white-space:pre-wrap'>" \
+        + html.escape(md) + "</pre>" + "".join(
+            f"<p><img src='{n}.svg' alt='{n}' style='max-width:100%'></p>"
+            for n in ("tops_vs_gops", "normalized", "energy_breakdown", "sweep_heatmap")) + "</body>\n"
+    return md, body

@@ -1,0 +1,1 @@
+"""The what/when/where study: workloads, metrics and the study driver."""

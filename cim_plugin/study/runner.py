@@ -1,0 +1,157 @@
+"""Run a study: one design point = (design, macro, GEMM); results cached by content hash.
+
+Each point is built from the templates, sized, given energy/area tables from the
+component library, mapped (priority algorithm and/or search) and evaluated by the
+embedded model. CiM compute takes `latency` cycles per macro operation inside the
+model (ModelOptions.compute_latency_cycles), so bandwidth bounds and compute time
+are one consistent cycle count. Cached results are written atomically, so an
+interrupted study resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from cim_plugin import __version__
+from cim_plugin.report import write_text_atomic
+from cim_plugin.study.config import StudyConfig
+from cim_plugin.study.workloads import Gemm, load_workload
+
+
+PRESET_DESIGNS = ("cim_rf", "cim_smem")
+
+
+@dataclass(frozen=True)
+class Point:
+    design: str
+    macro: str | None
+    m: int
+    n: int
+    k: int
+
+    def key(self, cfg: StudyConfig) -> str:
+        payload = {"v": __version__, "p": self.__dict__, "sizing": cfg.sizing,
+                   "banks": list(cfg.banks), "cim": cfg.cim_strategy,
+                   "base": cfg.baseline_strategy, "obj": cfg.objective, "dup": cfg.duplicate,
+                   "seed": cfg.seed}
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:24]
+
+
+def study_gemms(cfg: StudyConfig) -> list[Gemm]:
+    gemms: list[Gemm] = []
+    for w in cfg.workloads:
+        gemms.extend(load_workload(w).gemms)
+    for m in cfg.sweep_m:
+        for nk in cfg.sweep_nk:
+            gemms.append(Gemm(name=f"M{m}_NK{nk}", m=m, n=nk, k=nk, count=1, workload="sweep"))
+    return gemms
+
+
+def study_points(cfg: StudyConfig, gemms: list[Gemm]) -> list[Point]:
+    shapes = sorted({(g.m, g.n, g.k) for g in gemms})
+    pts = [Point(cfg.baseline, None, *s) for s in shapes]
+    for d in cfg.designs:
+        for mac in cfg.macros:
+            pts.extend(Point(d, mac, *s) for s in shapes)
+    return pts
+
+
+def evaluate_point(point: Point, cfg: StudyConfig) -> dict[str, Any]:
+    """Build, map and evaluate one design point; returns a JSON-ready record."""
+    from cim_plugin.export.build import Sizing, build, get_macro
+    from cim_plugin.library.ert_gen import generate_tables
+    from cim_plugin.mapping.constraints import parse_constraints
+    from cim_plugin.mapping.mapspace import MapSpace
+    from cim_plugin.mapping.search import search
+    from cim_plugin.model.engine import Engine, ModelOptions
+    from cim_plugin.spec.problem import gemm_problem
+    from cim_plugin.spec.v4 import flatten_v4_constraints
+
+    macro = get_macro(point.macro) if point.macro else None
+    mode = cfg.sizing
+    if mode == "preset" and point.design not in PRESET_DESIGNS:
+        mode = "iso-area"          # the method has presets only for RF and SMEM placements
+    sizing = Sizing(mode=mode, banks=cfg.banks)
+    b = build(point.design, macro, (point.m, point.n, point.k), sizing, duplicate=cfg.duplicate)
+    arch = b.architecture
+    problem = gemm_problem(point.m, point.n, point.k)
+    ert, art = generate_tables(arch)
+    latency = float(macro.latency_cycles) if macro is not None else None
+    engine = Engine(arch, problem, ert, art, ModelOptions(compute_latency_cycles=latency))
+    template_targets = flatten_v4_constraints(b.v4)["targets"]
+    space = MapSpace(arch, problem, parse_constraints(template_targets, arch, problem))
+    seeds = []
+    if b.mapping is not None:
+        cand = space.from_mapping(b.mapping.mapping())
+        if cand is not None:
+            seeds.append(cand)
+    strategy = cfg.cim_strategy if macro is not None else cfg.baseline_strategy
+    if strategy == "priority" and macro is not None:
+        sr = search(space, engine, objective=cfg.objective, mode="seed", seeds=seeds)
+    elif strategy == "priority+search":
+        sr = search(space, engine, objective=cfg.objective, mode="fast", seeds=seeds,
+                    seed=cfg.seed, samples=40, starts=1)
+    else:
+        sr = search(space, engine, objective=cfg.objective, mode="fast", seeds=seeds,
+                    seed=cfg.seed, samples=60, starts=2)
+    r = sr.result
+    n_macros = b.params.banks_x * b.params.banks_y if macro is not None else 0
+    order = [s.base_name for s in arch.storage_inner_first]
+    return {
+        "point": point.__dict__,
+        "sizing": mode if macro is not None else "-",
+        "macros": n_macros,
+        "banks": [b.params.banks_x, b.params.banks_y] if macro is not None else None,
+        "latency_cycles": latency or 1.0,
+        "result": r.to_json_dict(),
+        "mapper": sr.mapper_json(),
+        "mapping": sr.mapping.to_yaml_list(order, problem.dimensions),
+    }
+
+
+def _worker(args: tuple[Point, StudyConfig, str]) -> tuple[Point, dict[str, Any] | str]:
+    point, cfg, cache_dir = args
+    path = Path(cache_dir) / f"{point.key(cfg)}.json"
+    if path.is_file():
+        try:
+            return point, json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            pass
+    try:
+        rec = evaluate_point(point, cfg)
+    except Exception as exc:  # noqa: BLE001 - reported per point, the study goes on
+        return point, f"{type(exc).__name__}: {exc}"
+    write_text_atomic(path, json.dumps(rec, sort_keys=True))
+    return point, rec
+
+
+def run_points(cfg: StudyConfig, points: list[Point], cache_dir: Path, jobs: int,
+               progress: bool = True) -> dict[Point, dict[str, Any] | str]:
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    tasks = [(p, cfg, str(cache_dir)) for p in points]
+    out: dict[Point, dict[str, Any] | str] = {}
+    bar = tqdm(total=len(tasks), desc="study", disable=not progress, unit="pt")
+    if jobs <= 1:
+        for t in tasks:
+            p, rec = _worker(t)
+            out[p] = rec
+            bar.update(1)
+    else:
+        with ProcessPoolExecutor(max_workers=jobs) as ex:
+            for p, rec in ex.map(_worker, tasks, chunksize=4):
+                out[p] = rec
+                bar.update(1)
+    bar.close()
+    return out
+
+
+def default_jobs() -> int:
+    return max(1, min(os.cpu_count() or 1, 8))
