@@ -67,7 +67,7 @@ class MapSpace:
         self.n_levels = len(arch.storage)
         slots: list[Slot] = []
         self.fanout: dict[tuple[int, str], int] = {}
-        for i, level in enumerate(arch.storage):
+        for i in range(len(arch.storage)):
             slots.append(Slot(i, "T"))
             fx, fy = arch.fanout(i)
             if fx > 1:

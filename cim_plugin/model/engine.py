@@ -108,8 +108,6 @@ class Engine:
             name = ds.name
             size = self.sizes[name]
             keepers = [i for i in range(n) if name in levels[i].keep]
-            if not keepers or keepers[0] != 0 and False:
-                pass
             if not keepers:
                 raise InvalidMappingError(f"no level keeps dataspace {name}",
                                           field=f"mapping.{storage[0].base_name}.keep",
@@ -146,7 +144,7 @@ class Engine:
                     r *= above[k][1]
                 reuse[i] = r
 
-            def sc_mc(lo: int, hi: int) -> tuple[int, int]:
+            def sc_mc(lo: int, hi: int, rel: frozenset[str] = rel) -> tuple[int, int]:
                 """Relevant / other spatial products over levels lo..hi-1 (outer-first)."""
                 sc = mc = 1
                 for j in range(lo, hi):
@@ -238,7 +236,6 @@ class Engine:
                                energy_per_compute_pJ=self.compute_energy,
                                area_um2=self._area(arch.compute.base_name))
         fj[compute.name] = compute_energy_total * 1000.0 / macs
-        n_spaces = len(self.spaces)
         total = compute_energy_total
         for i in range(n - 1, -1, -1):
             level = storage[i]
@@ -271,7 +268,6 @@ class Engine:
             if not level.dummy:
                 fj[level.base_name] = level_total * 1000.0 / macs
         fj["Total"] = total * 1000.0 / macs
-        del n_spaces
         rw_size = sum(self.sizes[ds.name] for ds in self.spaces if ds.read_write)
         area = sum(c.instances * self._area(c.base_name) for c in arch.components)
         return EvalResult(

@@ -25,7 +25,6 @@ from cim_plugin.report import write_text_atomic
 from cim_plugin.study.config import StudyConfig
 from cim_plugin.study.workloads import Gemm, load_workload
 
-
 PRESET_DESIGNS = ("cim_rf", "cim_smem")
 
 
