@@ -6,7 +6,9 @@ a template can only read the typed `DesignParams` given to it.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -129,10 +131,15 @@ def render_text(design: str, params: DesignParams | dict[str, Any] | None = None
                          expected="parameters the template knows") from None
 
 
+@functools.lru_cache(maxsize=128)
+def _parse_rendered(text: str, source: str) -> Any:
+    return loads_yaml(text, source=source)
+
+
 def render_design(design: str, params: DesignParams | dict[str, Any] | None = None) -> dict[str, Any]:
     """The v0.4 document (`architecture: {version: 0.4, nodes: [...]}`) of a design."""
     text = render_text(design, params)
-    doc = loads_yaml(text, source=DESIGNS[design][0])
+    doc = copy.deepcopy(_parse_rendered(text, DESIGNS[design][0]))
     if not isinstance(doc, dict) or "architecture" not in doc:
         raise InputError("template did not render an architecture", file=DESIGNS[design][0],
                          field="architecture")

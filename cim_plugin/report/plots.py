@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -31,22 +32,46 @@ def write_plots(out: Path, cfg: StudyConfig, df: pd.DataFrame, summary: pd.DataF
     plt.rcParams.update({"svg.hashsalt": "cim_plugin", "font.size": 9})
     paths: list[Path] = []
     models = summary[summary["workload"] != "sweep"]
-    # 1. TOPS/W vs GOPS per workload total
-    fig, ax = plt.subplots(figsize=(7.5, 5))
-    markers = dict(zip(sorted(models["workload"].unique()), "osD^v<>p*h"))
-    for (design, macro), grp in models.groupby(["design", "macro"], sort=True):
-        label = design if macro == "-" else f"{macro} @ {design}"
+    # 1. TOPS/W vs GOPS per workload total: colour = macro, marker = placement
+    workloads = sorted(models["workload"].unique())
+    macros = sorted(m for m in models["macro"].unique() if m != "-")
+    colors = {m: f"C{i}" for i, m in enumerate(macros)}
+    designs = sorted(d for d in models["design"].unique() if d != cfg.baseline)
+    marks = {d: mk for d, mk in zip(designs, "osD^v<>ph")}
+    cols = 2 if len(workloads) > 1 else 1
+    rows = (len(workloads) + cols - 1) // cols or 1
+    fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 4.0 * rows), squeeze=False)
+    for ax, w in zip(axes.flat, workloads):
+        grp = models[models["workload"] == w]
         for _, r in grp.iterrows():
-            ax.scatter(r["gops"], r["tops_per_w"], marker=markers.get(r["workload"], "o"),
-                       color=f"C{hash(label) % 10}" if False else None, s=30,
-                       label=label if r["workload"] == grp["workload"].iloc[0] else None)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("throughput [GOPS, 2 ops/MAC, 1 GHz]")
-    ax.set_ylabel("energy efficiency [TOPS/W]")
-    ax.set_title("Per-workload totals (marker: workload " + ", ".join(f"{m}={w}" for w, m in markers.items()) + ")")
-    ax.legend(fontsize=7, ncol=2, loc="center left", bbox_to_anchor=(1.01, 0.5))
-    ax.grid(True, which="both", alpha=0.3)
+            if r["design"] == cfg.baseline:
+                ax.scatter(r["gops"], r["tops_per_w"], marker="*", s=160, color="k", zorder=3)
+            else:
+                ax.scatter(r["gops"], r["tops_per_w"], marker=marks[r["design"]], s=36,
+                           color=colors[r["macro"]], alpha=0.85)
+        ax.set_title(w)
+        for axis, col, setter in ((ax.xaxis, "gops", ax.set_xscale), (ax.yaxis, "tops_per_w", ax.set_yscale)):
+            lo, hi = grp[col].min(), grp[col].max()
+            if lo > 0 and hi / lo > 10:        # log axes only where the data span a decade
+                setter("log")
+                subs = (1.0,) if hi / lo > 1000 else (1.0, 2.0, 5.0)
+                axis.set_major_locator(matplotlib.ticker.LogLocator(subs=subs))
+                axis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+                axis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ax.set_xlabel("throughput [GOPS, 2 ops/MAC, 1 GHz]")
+        ax.set_ylabel("energy efficiency [TOPS/W]")
+        ax.grid(True, which="both", alpha=0.3)
+    for ax in list(axes.flat)[len(workloads):]:
+        ax.axis("off")
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], marker="*", color="k", ls="", ms=11, label=f"{cfg.baseline} (baseline)")]
+    handles += [Line2D([], [], marker="o", color=colors[m], ls="", label=m) for m in macros]
+    handles += [Line2D([], [], marker=marks[d], color="gray", ls="", label=d) for d in designs]
+    fig.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8,
+               title="colour: macro, marker: placement")
+    fig.suptitle("What and where: per-workload totals (count-weighted)")
+    fig.tight_layout()
     paths += _save(fig, out, "tops_vs_gops")
     # 2. normalized bars per workload and level (best macro per placement)
     cim = models[models["design"] != cfg.baseline]
@@ -59,6 +84,9 @@ def write_plots(out: Path, cfg: StudyConfig, df: pd.DataFrame, summary: pd.DataF
         ax.set_ylabel(f"{title} vs baseline [x] (best macro)")
         ax.set_xlabel("workload")
         ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+        ax.yaxis.set_minor_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+        ax.tick_params(axis="y", which="minor", labelsize=7)
         ax.legend(title="placement", fontsize=7)
     fig.tight_layout()
     paths += _save(fig, out, "normalized")
@@ -98,8 +126,10 @@ def write_plots(out: Path, cfg: StudyConfig, df: pd.DataFrame, summary: pd.DataF
         for i, m in enumerate(ms):
             for j, n in enumerate(ns):
                 if (m, n) in best.index:
+                    bright = grid[i, j] > np.nanmin(grid) + 0.6 * (np.nanmax(grid) - np.nanmin(grid))
                     ax.text(j, i, f"{best.loc[(m, n), 'macro']}\n{best.loc[(m, n), 'design']}\n"
-                            f"{grid[i, j]:.2f}x", ha="center", va="center", fontsize=6, color="w")
+                            f"{grid[i, j]:.2f}x", ha="center", va="center", fontsize=7,
+                            color="k" if bright else "w")
         ax.set_xticks(range(len(ns)), [str(n) for n in ns])
         ax.set_yticks(range(len(ms)), [str(m) for m in ms])
         ax.set_xlabel("N = K")

@@ -7,6 +7,7 @@ dict carrying its tag under the key `!`; nothing is ever constructed from a tag.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -18,8 +19,11 @@ from cim_plugin.errors import InputError
 TAG_KEY = "!"
 
 
-class _TaggedSafeLoader(yaml.SafeLoader):
-    """SafeLoader that keeps unknown `!Tags` as data instead of failing."""
+_SafeBase = getattr(yaml, "CSafeLoader", yaml.SafeLoader)   # libyaml when present: same results, faster
+
+
+class _TaggedSafeLoader(_SafeBase):  # type: ignore[misc, valid-type]
+    """Safe loader that keeps unknown `!Tags` as data instead of failing."""
 
 
 def _construct_tagged(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
@@ -49,8 +53,27 @@ def loads_yaml(text: str, source: str = "<string>") -> Any:
 
 
 def load_yaml(path: str | Path) -> Any:
-    """Load one YAML file safely."""
+    """Load one YAML file safely (a fresh object each call; parsed files are memoized)."""
     p = Path(path)
+    try:
+        st = p.stat()
+        key = (str(p.resolve()), st.st_mtime_ns, st.st_size)
+    except OSError:
+        key = None
+    if key is not None and key in _CACHE:
+        return copy.deepcopy(_CACHE[key])
+    doc = _load_uncached(p)
+    if key is not None:
+        if len(_CACHE) > 64:
+            _CACHE.clear()
+        _CACHE[key] = copy.deepcopy(doc)
+    return doc
+
+
+_CACHE: dict[tuple[str, int, int], Any] = {}
+
+
+def _load_uncached(p: Path) -> Any:
     try:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:

@@ -30,7 +30,7 @@ class StudyConfig:
     sizing: str = "preset"
     banks: tuple[int, int] = (1, 4)              # for sizing: explicit
     baseline: str = BASELINE
-    cim_strategy: str = "priority"
+    cim_strategy: str = "priority+search"
     baseline_strategy: str = "search"
     objective: str = "edp"
     backend: str = "embedded"

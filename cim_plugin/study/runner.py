@@ -97,7 +97,7 @@ def evaluate_point(point: Point, cfg: StudyConfig) -> dict[str, Any]:
         sr = search(space, engine, objective=cfg.objective, mode="seed", seeds=seeds)
     elif strategy == "priority+search":
         sr = search(space, engine, objective=cfg.objective, mode="fast", seeds=seeds,
-                    seed=cfg.seed, samples=40, starts=1)
+                    seed=cfg.seed, samples=0, starts=1)
     else:
         sr = search(space, engine, objective=cfg.objective, mode="fast", seeds=seeds,
                     seed=cfg.seed, samples=60, starts=2)
