@@ -216,6 +216,10 @@ def test_bless_copies_new_over_old_atomically(tmp_path, capsys):
     rc, out, _ = _run(capsys, str(golden), str(new), "--bless")
     assert rc == 0 and "created" in out
     assert golden.read_bytes() == (new / "summary.json").read_bytes()
+    # ... also as a new study folder
+    rc, out, _ = _run(capsys, str(tmp_path / "fresh"), str(new), "--bless")
+    assert rc == 0
+    assert (tmp_path / "fresh" / "summary.json").read_bytes() == (new / "summary.json").read_bytes()
     # a bad NEW is never blessed
     bad = tmp_path / "bad"
     bad.mkdir()
@@ -239,3 +243,12 @@ def test_real_study_summary_perturbed(tmp_path):
     assert res.changes[0].rel == pytest.approx(0.03)
     assert res.compared == len(doc["points"]) and not res.only_old and not res.only_new
     assert key in format_markdown(res)
+
+
+def test_tiny_changes_stay_visible(tmp_path, capsys):
+    old = _write(tmp_path / "old", _doc())
+    new = _write(tmp_path / "new", _doc(rf={"tops_per_w": 1.99999}))   # -0.0005 %
+    rc, out, _ = _run(capsys, str(old), str(new), "--max-regression", "0.001%")
+    assert rc == 0 and "-0.0005%" in out
+    rc, out, _ = _run(capsys, str(old), str(new))                         # 0 % allowance
+    assert rc == 1

@@ -230,7 +230,8 @@ def _fmt_rel(c: Change) -> str:
         return "n/a"
     if math.isinf(c.rel):
         return "+inf%" if c.rel > 0 else "-inf%"
-    return f"{100 * c.rel:+.2f}%"
+    pct = 100 * c.rel
+    return f"{pct:+.2g}%" if abs(pct) < 0.01 else f"{pct:+.2f}%"   # tiny changes stay visible
 
 
 def _ordered(res: DiffResult) -> list[Change]:
@@ -315,7 +316,9 @@ def format_markdown(res: DiffResult, title: str = "CiM study diff") -> str:
 def bless(old_path: str | Path, new: Summary) -> Path:
     """Copy NEW's summary.json over OLD's (atomically), accepting NEW as the golden file."""
     p = Path(old_path)
-    target = p / SUMMARY_NAME if p.is_dir() else p
+    # a folder, or a new path without .json, names a study folder
+    folder = p.is_dir() or (not p.exists() and p.suffix.lower() != ".json")
+    target = p / SUMMARY_NAME if folder else p
     if target.resolve() == new.path.resolve():
         return target
     write_text_atomic(target, new.text)
