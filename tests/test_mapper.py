@@ -167,3 +167,30 @@ def test_reference_runs_never_worse_than_timeloop(reference_run):
     space = MapSpace(arch, problem, constraints_from_doc(doc, arch, problem))
     sr = search(space, Engine(arch, problem, ert), objective="edp", mode="fast")
     assert sr.result.edp <= ref.edp * (1 + 1e-12)
+
+
+def test_search_is_independent_of_string_hashing(tmp_path):
+    """Same inputs, same mapping, whatever PYTHONHASHSEED (sets print in hash order)."""
+    import os
+    import subprocess
+    import sys
+
+    import yaml
+
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(yaml.safe_dump({
+        "architecture": ARCH,
+        "problem": {"shape": {"name": "gemm", "dimensions": ["M", "N", "K"], "data_spaces": [
+            {"name": "A", "projection": [[["M"]], [["K"]]]},
+            {"name": "B", "projection": [[["N"]], [["K"]]]},
+            {"name": "Z", "projection": [[["M"]], [["N"]]], "read_write": True}]},
+            "instance": {"M": 8, "N": 4, "K": 8}},
+        **ERT}))
+    outs = []
+    for seed in ("1", "2", "3"):
+        out = tmp_path / f"o{seed}"
+        env = dict(os.environ, PYTHONHASHSEED=seed)
+        subprocess.run([sys.executable, "-m", "cim_plugin", "map", str(spec), "-o", str(out)],
+                       check=True, capture_output=True, env=env)
+        outs.append((out / "map.yaml").read_bytes())
+    assert outs[0] == outs[1] == outs[2]

@@ -81,11 +81,11 @@ def test_interrupted_study_resumes_and_matches(tmp_path, monkeypatch):
     calls = {"n": 0}
     real = runner.evaluate_point
 
-    def interrupt_after_four(point, c):
+    def interrupt_after_four(point, c, *rest):
         calls["n"] += 1
         if calls["n"] > 4:
             raise KeyboardInterrupt
-        return real(point, c)
+        return real(point, c, *rest)
 
     part = tmp_path / "part"
     monkeypatch.setattr(runner, "evaluate_point", interrupt_after_four)
@@ -95,9 +95,9 @@ def test_interrupted_study_resumes_and_matches(tmp_path, monkeypatch):
 
     counted = {"n": 0}
 
-    def counting(point, c):
+    def counting(point, c, *rest):
         counted["n"] += 1
-        return real(point, c)
+        return real(point, c, *rest)
 
     monkeypatch.setattr(runner, "evaluate_point", counting)
     assert main(["study", str(cfg), "-o", str(part), "--jobs", "1", "--no-progress"]) == 0
@@ -145,3 +145,38 @@ def test_malformed_gemm_list_names_row(tmp_path, capsys):
     assert main(["study", str(cfg), "-o", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert "g.csv" in err and "row" in err
+
+
+def test_gemms_derived_from_a_model_description(tmp_path):
+    """BERT-Large at sequence length 128 (hidden 1024, FFN 4096): the QKV/output
+    projections are 128x1024x1024 and the FFN up-projection 128x4096x1024."""
+    cfg = tmp_path / "m.yaml"
+    cfg.write_text("designs: [cim_smem]\nmacros: [digital6T]\nworkloads: []\nsweep_m: []\n"
+                   "models:\n  - {model: bert-large, seq_len: 128, name: bert128}\n")
+    out = tmp_path / "o"
+    assert main(["study", str(cfg), "-o", str(out), "--jobs", "1", "--no-progress"]) == 0
+    df = pd.read_csv(out / "results.csv")
+    shapes = {(r.m, r.n, r.k) for r in df.itertuples()}
+    assert (128, 1024, 1024) in shapes and (128, 4096, 1024) in shapes
+    assert set(df["workload"]) == {"bert128"}
+
+
+@pytest.mark.parametrize("text", ["models:\n  - {model: llama}\n", "models: [3]\n",
+                                  "models:\n  - {model: bert-large, colour: 3}\n"])
+def test_bad_model_description(tmp_path, capsys, text):
+    cfg = tmp_path / "m.yaml"
+    cfg.write_text(text)
+    assert main(["study", str(cfg), "-o", str(tmp_path / "o")]) == 2
+    assert "models" in capsys.readouterr().err
+
+
+def test_timeloop_backend_without_timeloop_fails_at_once(tmp_path, capsys, monkeypatch):
+    from cim_plugin.backends import timeloop as tl
+
+    if tl.find_tool(tl.MODEL) is not None:
+        pytest.skip("timeloop-model is installed here")
+    out = tmp_path / "o"
+    assert main(["study", "--backend", "timeloop", "-o", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "timeloop-model not found" in err and "CIM_PLUGIN_TIMELOOP_BIN" in err
+    assert not out.exists()

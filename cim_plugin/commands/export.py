@@ -1,7 +1,8 @@
 """`cim-plugin export`: write a Timeloop-ready design folder.
 
-The folder holds arch.yaml (v0.4), problem.yaml, constraints.yaml (the priority
-algorithm's constraints, or the baseline's dataspace constraints), mapper.yaml,
+The folder holds arch.yaml (v0.4), problem.yaml, constraints.yaml (the rendered
+`mapper_constraints/` template: the priority flavour pinning the algorithm's factors
+on CiM designs, the design flavour's dataspace constraints on the baseline), mapper.yaml,
 components/ (Accelergy compound components), top.yaml (the file to pass to
 timeloop-mapper / timeloopfe, with the Accelergy plug-in pointer in
 globals.accelergy_plug_ins) and map.yaml (the algorithm's complete mapping).
@@ -107,8 +108,7 @@ def write_folder(out: Path, args: argparse.Namespace) -> None:
     try:
         (tmp / "arch.yaml").write_text(render_text(design, b.params), encoding="utf-8")
         _dump(tmp / "problem.yaml", b.processed["problem"] and {"problem": b.processed["problem"]})
-        _dump(tmp / "constraints.yaml", {"constraints": {
-            "version": 0.4, "targets": b.processed["architecture_constraints"]["targets"]}})
+        (tmp / "constraints.yaml").write_text(b.constraints_text, encoding="utf-8")
         _dump(tmp / "mapper.yaml", MAPPER)
         comp_src = data_dir("components")
         comp_dst = tmp / "components"

@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from cim_plugin.errors import InputError, NotAvailableError
+from cim_plugin.errors import CimPluginError, InputError
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -28,8 +28,9 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config, {"paper_compat": args.paper_compat, "backend": args.backend})
     if cfg.backend == "timeloop":
-        raise NotAvailableError("study --backend timeloop is not available yet; run the "
-                                "embedded backend or `cim-plugin export` + timeloop-mapper")
+        from cim_plugin.backends import timeloop as tl
+
+        tl.require_tool(tl.MODEL)          # fails at once, saying how to point at Timeloop
     out = Path(args.output_dir) if args.output_dir else Path(f"cim-study-{time.strftime('%Y%m%d-%H%M%S')}")
     if out.exists() and not out.is_dir():
         raise InputError("output path is a file", file=str(out), field="--output-dir",
@@ -41,7 +42,10 @@ def run(args: argparse.Namespace) -> int:
     gemms = study_gemms(cfg)
     points = study_points(cfg, gemms)
     records = run_points(cfg, points, out / "cache", jobs, progress=not args.no_progress)
-    failed = sum(1 for r in records.values() if not isinstance(r, dict))
+    errors = [r for r in records.values() if not isinstance(r, dict)]
+    failed = len(errors)
+    if failed == len(points):
+        raise CimPluginError(f"no design point could be evaluated; first error: {errors[0]}")
     df = result_rows(cfg, gemms, records)
     summary = summarize(df, cfg)
     write_outputs(out, cfg, df, summary)

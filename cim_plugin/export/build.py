@@ -8,10 +8,17 @@ from typing import Any
 
 from cim_plugin.errors import InputError
 from cim_plugin.export import sizing
-from cim_plugin.export.templates import DESIGNS, DesignParams, check_design, render_design
+from cim_plugin.export.templates import (
+    DESIGNS,
+    DesignParams,
+    check_design,
+    render_constraints_text,
+    render_design,
+)
 from cim_plugin.mapping.priority import PlainLevel, PriorityMapping, priority_mapping
 from cim_plugin.spec.arch import Architecture, Component, architecture_from_processed
 from cim_plugin.spec.v4 import flatten_v4, flatten_v4_constraints
+from cim_plugin.spec.yamlio import loads_yaml
 
 SIZINGS = ("explicit", "iso-area", "iso-capacity", "preset")
 
@@ -105,6 +112,7 @@ class BuiltDesign:
     processed: dict[str, Any]
     architecture: Architecture
     mapping: PriorityMapping | None
+    constraints_text: str = ""      # rendered mapper_constraints/ template (constraints.yaml)
 
 
 def build(design: str, macro: Any | None, gemm: tuple[int, int, int],
@@ -126,16 +134,17 @@ def build(design: str, macro: Any | None, gemm: tuple[int, int, int],
         pm = priority_mapping(*gemm, macro, (x, y),
                               threshold=threshold if threshold is not None else default_threshold(design),
                               levels=plain_levels(design, p), duplicate=duplicate)
-    v4 = render_design(design, p)
+    v4 = render_design(design, p)          # architecture + design-flavour constraints
     processed_arch = flatten_v4(v4["architecture"])
-    if pm is not None:
-        targets = pm.constraint_targets()
-    else:
-        targets = flatten_v4_constraints(v4)["targets"]
+    # The constraints come from mapper_constraints/: the priority flavour pins the
+    # algorithm's factors on CiM designs, the design flavour constrains the baseline.
+    text = render_constraints_text(design, p, pm)
+    cons = loads_yaml(text, source=f"mapper_constraints/{design}.yaml.jinja2")
+    targets = flatten_v4_constraints({"architecture": v4["architecture"], **cons})["targets"]
     processed = {"architecture": processed_arch,
                  "architecture_constraints": {"targets": targets}, **problem}
     arch = architecture_from_processed(processed_arch)
-    return BuiltDesign(design, p, v4, processed, arch, pm)
+    return BuiltDesign(design, p, v4, processed, arch, pm, text)
 
 
 def build_design(design: str, macro: Any | None, gemm: tuple[int, int, int],

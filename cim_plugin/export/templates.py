@@ -1,7 +1,10 @@
-"""Render the shipped Timeloop v0.4 design templates (`arch_templates/`).
+"""Render the shipped Timeloop v0.4 design templates.
 
-Templates are rendered in a sandboxed Jinja2 environment with StrictUndefined, so
-a template can only read the typed `DesignParams` given to it.
+`arch_templates/` holds the architectures, `mapper_constraints/` the constraints of
+each design: the design flavour (what each level keeps, weight stationary) and the
+priority flavour (the same plus the priority algorithm's pinned factors). Templates
+are rendered in a sandboxed Jinja2 environment with StrictUndefined, so a template
+can only read the typed `DesignParams` (and pinned factors) given to it.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from jinja2 import FileSystemLoader, StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
 from cim_plugin.errors import InputError
+from cim_plugin.mapping.priority import DIMS, CimNames
 from cim_plugin.resources import data_dir
 from cim_plugin.spec.yamlio import loads_yaml
 
@@ -111,6 +115,13 @@ def _env() -> SandboxedEnvironment:
                                 keep_trailing_newline=True)
 
 
+@functools.lru_cache(maxsize=1)
+def _constraints_env() -> SandboxedEnvironment:
+    return SandboxedEnvironment(loader=FileSystemLoader(str(data_dir("mapper_constraints"))),
+                                undefined=StrictUndefined, autoescape=False,
+                                keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
+
+
 def check_design(design: str) -> str:
     if design not in DESIGNS:
         raise InputError(f"unknown design {design!r}", field="design",
@@ -118,12 +129,17 @@ def check_design(design: str) -> str:
     return design
 
 
-def render_text(design: str, params: DesignParams | dict[str, Any] | None = None) -> str:
-    """The rendered v0.4 YAML text of a design."""
+def _params(design: str, params: DesignParams | dict[str, Any] | None) -> DesignParams:
     check_design(design)
     p = params if isinstance(params, DesignParams) else DesignParams.from_mapping(params)
     if design == "tensor_core_l2" and not p.with_l2:
         p = dataclasses.replace(p, with_l2=True)
+    return p
+
+
+def render_text(design: str, params: DesignParams | dict[str, Any] | None = None) -> str:
+    """The rendered v0.4 YAML text of a design's architecture."""
+    p = _params(design, params)
     try:
         return _env().get_template(DESIGNS[design][0]).render(p=p)
     except TemplateError as exc:
@@ -136,11 +152,79 @@ def _parse_rendered(text: str, source: str) -> Any:
     return loads_yaml(text, source=source)
 
 
+def _fmt(f: dict[str, int]) -> str:
+    return ",".join(f"{d}={f.get(d, 1)}" for d in DIMS)
+
+
+def priority_pins(pm: Any) -> dict[str, Any]:
+    """Template context of the priority flavour, from a `PriorityMapping`.
+
+    `temporal[level]` and `spatial[container]` hold Timeloop factor and permutation
+    strings (innermost first); spatial entries are keyed by the container node the
+    `inter_<name>_spatial` level belongs to.
+    """
+    levels = pm.mapping().levels
+    names = pm.names
+    temporal = {name: {"factors": _fmt(lm.temporal), "permutation": "".join(lm.temporal_permutation)}
+                for name, lm in levels.items() if not name.startswith("inter_")}
+    spatial = {}
+    for node in (names.bank, names.array):
+        lm = levels.get(f"inter_{node}_spatial")
+        if lm is None:
+            continue
+        spatial[node] = {"factors": _fmt(lm.spatial), "permutation": "".join(lm.spatial_permutation),
+                         "split": int(lm.split or 0)}
+    return {"temporal": temporal, "spatial": spatial}
+
+
+def render_constraints_text(design: str, params: DesignParams | dict[str, Any] | None = None,
+                            mapping: Any | None = None) -> str:
+    """The rendered v0.4 `constraints:` YAML of a design.
+
+    Without `mapping`: the design flavour (dataspace constraints only). With a
+    `PriorityMapping`: the priority flavour, which also pins its factors.
+    """
+    p = _params(design, params)
+    if mapping is not None and DESIGNS[design][1] is None:
+        raise InputError(f"design {design} has no CiM to pin a priority mapping on",
+                         field="mapping", expected="a cim_* design")
+    file = f"{design}.yaml.jinja2"
+    names = mapping.names if mapping is not None else CimNames()
+    pin = priority_pins(mapping) if mapping is not None else None
+    try:
+        text = _constraints_env().get_template(file).render(p=p, names=names, pin=pin)
+    except TemplateError as exc:
+        raise InputError(f"template error: {exc}", file=file, field="template",
+                         expected="parameters the template knows") from None
+    if pin is not None:
+        doc = _parse_rendered(text, file)
+        pinned = {t.get("target") for t in doc["constraints"]["targets"] if t.get("type") == "temporal"}
+        lost = sorted(set(pin["temporal"]) - pinned)
+        if lost:
+            raise InputError(f"the mapping pins level {lost[0]!r}, which design {design} lacks",
+                             file=file, field="mapping",
+                             expected=f"a mapping over the levels {sorted(pinned)}")
+    return text
+
+
+def render_constraints(design: str, params: DesignParams | dict[str, Any] | None = None,
+                       mapping: Any | None = None) -> dict[str, Any]:
+    """The v0.4 document `{constraints: {version: 0.4, targets: [...]}}` of a design."""
+    text = render_constraints_text(design, params, mapping)
+    file = f"{design}.yaml.jinja2"
+    doc = copy.deepcopy(_parse_rendered(text, file))
+    if not isinstance(doc, dict) or not isinstance((doc.get("constraints") or {}).get("targets"), list):
+        raise InputError("template did not render constraint targets", file=file,
+                         field="constraints.targets")
+    return doc
+
+
 def render_design(design: str, params: DesignParams | dict[str, Any] | None = None) -> dict[str, Any]:
-    """The v0.4 document (`architecture: {version: 0.4, nodes: [...]}`) of a design."""
+    """The v0.4 document of a design: its architecture and its design-flavour constraints."""
     text = render_text(design, params)
     doc = copy.deepcopy(_parse_rendered(text, DESIGNS[design][0]))
     if not isinstance(doc, dict) or "architecture" not in doc:
         raise InputError("template did not render an architecture", file=DESIGNS[design][0],
                          field="architecture")
+    doc["constraints"] = render_constraints(design, params)["constraints"]
     return doc

@@ -60,6 +60,11 @@ class SearchResult:
                 "complete": self.complete}
 
 
+def _order_key(c: Candidate) -> tuple:
+    """A tie-break independent of string hashing (sets print in hash order)."""
+    return (c.fac, c.perm, tuple(tuple(sorted(k)) for k in c.keep))
+
+
 class _Scorer:
     def __init__(self, space: MapSpace, engine: Engine, objective: Callable[[EvalResult], float]):
         self.space, self.engine, self.objective = space, engine, objective
@@ -206,7 +211,7 @@ def _fast(space: MapSpace, scorer: _Scorer, seeds: list[Candidate], seed: int, s
             pool[c] = s[0]
     if not pool:
         return None, True
-    ranked = sorted(pool, key=lambda c: (pool[c], repr(c)))
+    ranked = sorted(pool, key=lambda c: (pool[c], _order_key(c)))
     # seeds always get refined, plus the best sampled starts
     start_points = list(dict.fromkeys([c for c in seeds if c in pool] + ranked[:starts]))
     best_c = ranked[0]
@@ -227,7 +232,7 @@ def _fast(space: MapSpace, scorer: _Scorer, seeds: list[Candidate], seed: int, s
             if nxt is None:
                 break
             cur, cur_s = nxt, nxt_s
-        if cur_s < scorer(best_c)[0] or (cur_s == scorer(best_c)[0] and repr(cur) < repr(best_c)):
+        if cur_s < scorer(best_c)[0] or (cur_s == scorer(best_c)[0] and _order_key(cur) < _order_key(best_c)):
             best_c = cur
         bar.update(1)
         if not complete:
@@ -258,7 +263,7 @@ def _exhaustive(space: MapSpace, scorer: _Scorer, deadline: float | None, progre
                 c = Candidate(fac, perm, keep)
                 s = scorer(c)
                 if s is not None and (best is None or s[0] < best[1][0]
-                                      or (s[0] == best[1][0] and repr(c) < repr(best[0]))):
+                                      or (s[0] == best[1][0] and _order_key(c) < _order_key(best[0]))):
                     best = (c, s)
     bar.close()
     return best, complete

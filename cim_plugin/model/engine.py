@@ -5,7 +5,8 @@ factorization, cluster size 1): per storage level and dataspace, tile sizes,
 partition sizes, utilized instances, scalar reads/fills/updates, temporal
 reductions; bandwidth throttling and cycles; energy from the ERT with vector
 accesses of `block_size` words and leakage split over dataspaces as Timeloop prints
-it. Formulas and their source files: see docs in `cim_plugin/model/README.md`.
+it. Formulas, their Timeloop source files and the documented departures are in
+`docs/model.md`.
 """
 
 from __future__ import annotations

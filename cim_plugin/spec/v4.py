@@ -324,6 +324,9 @@ def flatten_v4_constraints(doc: dict[str, Any], file: str | None = None,
 
     Top-level targets naming a container with a fan-out are moved to its
     `inter_<name>_spatial` level, as timeloopfe does; `dataspace` becomes `bypass`.
+    Targets are listed in level order (timeloopfe attaches top-level targets to their
+    nodes before emitting them), so moving a node's constraints to the top level
+    leaves the result unchanged; targets naming no node come last.
     """
     arch = doc.get("architecture") or {}
     variables = {k: v for k, v in (doc.get("variables") or {}).items() if k != "version"}
@@ -331,6 +334,11 @@ def flatten_v4_constraints(doc: dict[str, Any], file: str | None = None,
     fanout_names = {str(n["name"]) for n, _ in _leaves(arch.get("nodes") or [], file, "architecture.nodes")
                     if any(resolve_value((n.get("spatial") or {}).get(a, 1), variables) != 1
                            for a in ("meshX", "meshY"))}
+    position: dict[str, int] = {}
+    for n, _ in _leaves(arch.get("nodes") or [], file, "architecture.nodes"):
+        if str(n["name"]) in fanout_names:
+            position.setdefault(f"inter_{n['name']}_spatial", len(position))
+        position.setdefault(str(n["name"]), len(position))
     top = doc.get("constraints") or {}
     for i, t in enumerate(top.get("targets") or []):
         if not isinstance(t, dict) or "target" not in t or "type" not in t:
@@ -351,5 +359,6 @@ def flatten_v4_constraints(doc: dict[str, Any], file: str | None = None,
             else:
                 out[key] = value
         targets.append(out)
+    targets.sort(key=lambda t: position.get(str(t["target"]), len(position)))
     _apply_parallel_bypass(targets, groups)
     return {"targets": targets}

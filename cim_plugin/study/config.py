@@ -7,6 +7,7 @@ optimally mapped tensor-core baseline.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,10 @@ class StudyConfig:
     duplicate: bool = False
     paper_compat: bool = False
     seed: int = 0
-    extra_workload_files: tuple[str, ...] = field(default=())
+    models: tuple[dict[str, Any], ...] = field(default=())   # e.g. {model: gpt-j-6b, phase: prefill}
+
+    def __hash__(self) -> int:
+        return hash(json.dumps(self.key_dict(), sort_keys=True))
 
     def key_dict(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in self.__dict__.items()}
@@ -71,7 +75,24 @@ def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None
             raise InputError(f"unknown field {key!r}", file=file, field=key,
                              expected=f"one of {sorted(known)}")
     kw: dict[str, Any] = {}
-    for key in ("designs", "macros", "workloads", "extra_workload_files"):
+    if "models" in data:
+        models = data["models"] or []
+        if not isinstance(models, list) or not all(isinstance(m, dict) and "model" in m for m in models):
+            raise InputError("models must be a list of {model: NAME, ...parameters}", file=file,
+                             field="models", expected="e.g. [{model: gpt-j-6b, phase: prefill}]")
+        from cim_plugin.study.workloads import model_gemms
+
+        for i, m in enumerate(models):
+            try:
+                model_gemms(str(m["model"]), **{k: v for k, v in m.items() if k not in ("model", "name")})
+            except InputError as exc:
+                raise InputError(exc.detail, file=file, field=f"models[{i}]",
+                                 expected=exc.expected) from None
+            except TypeError as exc:
+                raise InputError(f"bad parameter: {exc}", file=file, field=f"models[{i}]",
+                                 expected="parameters of the model preset") from None
+        kw["models"] = tuple(dict(m) for m in models)
+    for key in ("designs", "macros", "workloads"):
         if key in data:
             kw[key] = _tuple_of(data[key], str, key, file)
     for key in ("sweep_m", "sweep_nk"):
@@ -134,6 +155,6 @@ def _validate_names(cfg: StudyConfig, file: str | None) -> None:
                              expected=f"a file or one of {sorted(known)}")
     if not cfg.designs and not cfg.baseline:
         raise InputError("nothing to study", file=file, field="designs", expected="at least one design")
-    if not cfg.workloads and not (cfg.sweep_m and cfg.sweep_nk):
+    if not cfg.workloads and not cfg.models and not (cfg.sweep_m and cfg.sweep_nk):
         raise InputError("empty sweep: no workloads and no synthetic sweep", file=file,
                          field="workloads", expected="at least one workload or sweep_m and sweep_nk")

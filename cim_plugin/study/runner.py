@@ -10,6 +10,7 @@ interrupted study resumes where it stopped.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -23,7 +24,7 @@ from tqdm import tqdm
 from cim_plugin import __version__
 from cim_plugin.report import write_text_atomic
 from cim_plugin.study.config import StudyConfig
-from cim_plugin.study.workloads import Gemm, load_workload
+from cim_plugin.study.workloads import Gemm, load_workload, model_gemms
 
 PRESET_DESIGNS = ("cim_rf", "cim_smem")
 
@@ -37,7 +38,7 @@ class Point:
     k: int
 
     def key(self, cfg: StudyConfig) -> str:
-        payload = {"v": __version__, "p": self.__dict__, "sizing": cfg.sizing,
+        payload = {"v": __version__, "p": self.__dict__, "backend": cfg.backend, "sizing": cfg.sizing,
                    "banks": list(cfg.banks), "cim": cfg.cim_strategy,
                    "base": cfg.baseline_strategy, "obj": cfg.objective, "dup": cfg.duplicate,
                    "seed": cfg.seed}
@@ -48,10 +49,22 @@ def study_gemms(cfg: StudyConfig) -> list[Gemm]:
     gemms: list[Gemm] = []
     for w in cfg.workloads:
         gemms.extend(load_workload(w).gemms)
+    for spec in cfg.models:
+        gemms.extend(model_workload(spec).gemms)
     for m in cfg.sweep_m:
         for nk in cfg.sweep_nk:
             gemms.append(Gemm(name=f"M{m}_NK{nk}", m=m, n=nk, k=nk, count=1, workload="sweep"))
     return gemms
+
+
+def model_workload(spec: dict[str, Any]):
+    """GEMMs derived from a model description, e.g. {model: gpt-j-6b, phase: prefill}."""
+    kw = {k: v for k, v in spec.items() if k not in ("model", "name")}
+    w = model_gemms(str(spec["model"]), **kw)
+    if spec.get("name"):
+        name = str(spec["name"])
+        w = type(w)(name=name, gemms=[dataclasses.replace(g, workload=name) for g in w.gemms])
+    return w
 
 
 def study_points(cfg: StudyConfig, gemms: list[Gemm]) -> list[Point]:
@@ -63,8 +76,14 @@ def study_points(cfg: StudyConfig, gemms: list[Gemm]) -> list[Point]:
     return pts
 
 
-def evaluate_point(point: Point, cfg: StudyConfig) -> dict[str, Any]:
-    """Build, map and evaluate one design point; returns a JSON-ready record."""
+def evaluate_point(point: Point, cfg: StudyConfig, workdir: Path | None = None) -> dict[str, Any]:
+    """Build, map and evaluate one design point; returns a JSON-ready record.
+
+    With `cfg.backend == "timeloop"` the chosen mapping is evaluated by the real
+    timeloop-model in `workdir` (processed-form input with the library's ERT/ART
+    embedded, so Accelergy is not needed) and its parsed stats replace the embedded
+    model's numbers; the embedded figures are kept under "embedded".
+    """
     from cim_plugin.export.build import Sizing, build, get_macro
     from cim_plugin.library.ert_gen import generate_tables
     from cim_plugin.mapping.constraints import parse_constraints
@@ -102,6 +121,9 @@ def evaluate_point(point: Point, cfg: StudyConfig) -> dict[str, Any]:
         sr = search(space, engine, objective=cfg.objective, mode="fast", seeds=seeds,
                     seed=cfg.seed, samples=60, starts=2)
     r = sr.result
+    embedded = None
+    if cfg.backend == "timeloop":
+        r, embedded = _timeloop_model(b.processed, ert, art, sr.mapping, workdir), r
     n_macros = b.params.banks_x * b.params.banks_y if macro is not None else 0
     order = [s.base_name for s in arch.storage_inner_first]
     return {
@@ -113,7 +135,24 @@ def evaluate_point(point: Point, cfg: StudyConfig) -> dict[str, Any]:
         "result": r.to_json_dict(),
         "mapper": sr.mapper_json(),
         "mapping": sr.mapping.to_yaml_list(order, problem.dimensions),
+        "embedded": embedded.to_json_dict() if embedded is not None else None,
     }
+
+
+def _timeloop_model(processed: dict[str, Any], ert: Any, art: Any, mapping: Any,
+                    workdir: Path | None) -> Any:
+    from cim_plugin.backends import timeloop as tl
+    from cim_plugin.backends.yamlout import write_yaml
+
+    if workdir is None:
+        raise ValueError("the timeloop backend needs a working folder")
+    workdir.mkdir(parents=True, exist_ok=True)
+    doc = {k: v for k, v in processed.items() if k != "architecture_constraints"}
+    doc.update(ert.to_yaml_dict())
+    doc.update(art.to_yaml_dict())
+    inp = workdir / "input.yaml"
+    write_yaml(inp, doc)
+    return tl.run_model([inp], mapping, workdir, drop_arch_constraints=True)
 
 
 def _worker(args: tuple[Point, StudyConfig, str]) -> tuple[Point, dict[str, Any] | str]:
@@ -125,7 +164,7 @@ def _worker(args: tuple[Point, StudyConfig, str]) -> tuple[Point, dict[str, Any]
         except (OSError, json.JSONDecodeError):
             pass
     try:
-        rec = evaluate_point(point, cfg)
+        rec = evaluate_point(point, cfg, Path(cache_dir).parent / "timeloop" / point.key(cfg))
     except Exception as exc:  # noqa: BLE001 - reported per point, the study goes on
         return point, f"{type(exc).__name__}: {exc}"
     write_text_atomic(path, json.dumps(rec, sort_keys=True))
