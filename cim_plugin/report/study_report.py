@@ -72,8 +72,9 @@ def result_rows(cfg: StudyConfig, gemms: list[Gemm], records: dict[Point, Any]) 
                     row[f"energy_{lv['name']}_J"] = lv["energy_pJ"] * 1e-12
             row[f"energy_{res['compute']['name']}_J"] = res["compute"]["energy_pJ"] * 1e-12
             if cfg.paper_compat:
-                pm = paper_metrics(er, m=g.m, n=g.n, cim=macro is not None,
-                                   latency_cycles=rec["latency_cycles"],
+                # our compute cycles already include the macro latency (C0 x latency), so
+                # the original "CiM-unit cycles x latency" is applied with latency 1 here
+                pm = paper_metrics(er, m=g.m, n=g.n, cim=macro is not None, latency_cycles=1.0,
                                    storage_bound=_storage_bound(rec["mapping"]))
                 row.update({f"paper_{k}": v for k, v in pm.items()})
             rows.append(row)
