@@ -15,10 +15,10 @@ import itertools
 import math
 import random
 from dataclasses import dataclass
-from functools import lru_cache
 
 from cim_plugin.errors import InvalidMappingError
 from cim_plugin.mapping.constraints import Constraints, FactorBound
+from cim_plugin.mapping.factors import divisors
 from cim_plugin.model.nest import LevelNest, LoopNest
 from cim_plugin.spec.arch import Architecture
 from cim_plugin.spec.mapping import LevelMapping, Mapping
@@ -36,25 +36,6 @@ class Candidate:
     fac: tuple[tuple[int, ...], ...]                 # [dim][slot]
     perm: tuple[tuple[str, ...], ...]                # [level] outermost first
     keep: tuple[frozenset[str], ...]                 # [level]
-
-
-@lru_cache(maxsize=4096)
-def prime_factors(n: int) -> tuple[int, ...]:
-    out, p = [], 2
-    while p * p <= n:
-        while n % p == 0:
-            out.append(p)
-            n //= p
-        p += 1
-    if n > 1:
-        out.append(n)
-    return tuple(out)
-
-
-@lru_cache(maxsize=4096)
-def divisors(n: int) -> tuple[int, ...]:
-    small = [d for d in range(1, int(math.isqrt(n)) + 1) if n % d == 0]
-    return tuple(sorted(set(small + [n // d for d in small])))
 
 
 class MapSpace:

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cim_plugin.errors import InputError
+from cim_plugin.mapping.factors import prime_factors
 from cim_plugin.spec.mapping import LevelMapping, Mapping
 
 DIMS = ("M", "N", "K")
@@ -46,19 +47,6 @@ def mpf(d: int, p: int) -> int:
         if d % f == 0:
             return f
     return 1
-
-
-def prime_factors(n: int) -> list[int]:
-    """Prime factors of n with multiplicity, smallest first."""
-    out, p = [], 2
-    while p * p <= n:
-        while n % p == 0:
-            out.append(p)
-            n //= p
-        p += 1
-    if n > 1:
-        out.append(n)
-    return out
 
 
 def loop_order(m: int, n: int, k: int) -> str:

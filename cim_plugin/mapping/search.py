@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from tqdm import tqdm
 
 from cim_plugin.errors import InputError, InvalidMappingError
-from cim_plugin.mapping.mapspace import Candidate, MapSpace, prime_factors
+from cim_plugin.mapping.factors import prime_factors
+from cim_plugin.mapping.mapspace import Candidate, MapSpace
 from cim_plugin.model.engine import Engine
 from cim_plugin.model.result import EvalResult
 from cim_plugin.spec.mapping import Mapping
