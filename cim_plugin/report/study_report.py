@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from cim_plugin.report import write_text_atomic
@@ -178,6 +179,44 @@ def _table(rows: list[list[str]], header: list[str]) -> str:
     return "\n".join(lines)
 
 
+def words(cfg: StudyConfig, df: pd.DataFrame, summary: pd.DataFrame,
+          best: list[dict[str, Any]]) -> list[str]:
+    """The what / when / where answers as sentences."""
+    out = []
+    for b in best:
+        out.append(f"- **What** ({b['workload']}): {b['best_efficiency']} is the most energy-efficient "
+                   f"choice ({b['efficiency_ratio']:.2f}x the baseline's TOPS/W); {b['best_throughput']} "
+                   f"gives the most throughput ({b['throughput_ratio']:.2f}x).")
+    ok = df[df["error"] == ""]
+    base = ok[ok["design"] == cfg.baseline].drop_duplicates(["m", "n", "k"]) \
+        .set_index(["m", "n", "k"])["tops_per_w"]
+    cim = ok[ok["design"] != cfg.baseline]
+    best_per_shape = cim.groupby(["m", "n", "k"])["tops_per_w"].max()
+    wins = [(s, best_per_shape[s] / base[s]) for s in best_per_shape.index if s in base.index]
+    if wins:
+        n_win = sum(1 for _, g in wins if g > 1.0)
+        low = sorted(wins, key=lambda x: x[1])[:3]
+        high = sorted(wins, key=lambda x: -x[1])[:3]
+        fmt = ", ".join
+        out.append(f"- **When**: the best CiM design beats the baseline's energy efficiency on {n_win} of "
+                   f"{len(wins)} GEMM shapes; the largest gains are on "
+                   f"{fmt(f'{m}x{n}x{k} ({g:.1f}x)' for (m, n, k), g in high)}, the smallest on "
+                   f"{fmt(f'{m}x{n}x{k} ({g:.2f}x)' for (m, n, k), g in low)} (MxNxK).")
+    models = summary[(summary["design"] != cfg.baseline) & (summary["workload"] != "sweep")]
+    if len(models):
+        bestmac = models.groupby(["design", "workload"])[["tops_per_w_vs_baseline", "gops_vs_baseline"]].max()
+        geo = bestmac.groupby("design").agg(
+            e=("tops_per_w_vs_baseline", lambda x: float(np.exp(np.log(x).mean()))),
+            t=("gops_vs_baseline", lambda x: float(np.exp(np.log(x).mean()))))
+        e_best, t_best = geo["e"].idxmax(), geo["t"].idxmax()
+        out.append(f"- **Where**: with the best macro for each workload (geometric mean over the "
+                   f"workloads), {e_best} gives the best energy efficiency ({geo.loc[e_best, 'e']:.2f}x) "
+                   f"and {t_best} the best throughput ({geo.loc[t_best, 't']:.2f}x); per placement, "
+                   "TOPS/W / GOPS vs baseline: "
+                   + "; ".join(f"{d} {r.e:.2f}x / {r.t:.2f}x" for d, r in geo.iterrows()) + ".")
+    return out
+
+
 def report_text(cfg: StudyConfig, df: pd.DataFrame, summary: pd.DataFrame) -> tuple[str, str]:
     best = best_choices(summary, cfg)
     parts = ["# CiM study: what, when, where", "",
@@ -191,6 +230,8 @@ def report_text(cfg: StudyConfig, df: pd.DataFrame, summary: pd.DataFrame) -> tu
              b["best_throughput"], f"{b['gops']:.1f}", f"{b['throughput_ratio']:.2f}x"] for b in best]
     parts.append(_table(rows, ["workload", "what/where for energy", "TOPS/W", "vs baseline",
                                "what/where for throughput", "GOPS", "vs baseline"]))
+    parts += ["", "## In words", ""]
+    parts += words(cfg, df, summary, best)
     parts += ["", "## When: per-GEMM winners", ""]
     ok = df[df["error"] == ""]
     base = ok[ok["design"] == cfg.baseline].set_index(["workload", "gemm"])
