@@ -42,9 +42,29 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output-dir", metavar="DIR", required=True,
                    help="write map.yaml and stats.txt here")
     p.add_argument("--progress", action="store_true", help="show a progress bar")
+    p.add_argument("--backend", choices=("embedded", "timeloop"), default="embedded",
+                   help="embedded search (default) or the real timeloop-mapper on the specs")
+
+
+def _run_timeloop(args: argparse.Namespace) -> int:
+    from cim_plugin.backends import timeloop as tl
+
+    tl.require_tool(tl.MAPPER)
+    mapping, result = tl.run_mapper(list(args.specs), Path(args.output_dir) / "timeloop",
+                                    timeout=args.timeout)
+    print(f"timeloop-mapper: cycles {result.cycles}, energy {result.energy_pJ / 1e6:.2f} uJ, "
+          f"EDP {result.edp:.3e} J*cycle, utilization {result.utilization * 100:.2f} %")
+    if args.json:
+        data = result.to_json_dict()
+        data["mapper"] = {"search": "timeloop-mapper"}
+        write_text_atomic(args.json, json.dumps(data, indent=2) + "\n")
+    print(f"wrote {Path(args.output_dir) / 'timeloop'}")
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.backend == "timeloop":
+        return _run_timeloop(args)
     from cim_plugin.commands.model import _load_ert
     from cim_plugin.mapping.constraints import constraints_from_doc
     from cim_plugin.mapping.mapspace import MapSpace
