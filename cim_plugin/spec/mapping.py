@@ -72,6 +72,8 @@ class Mapping:
         out: list[dict[str, Any]] = []
         for name in order_inner_first:
             lm = self.levels.get(name) or LevelMapping(target=name)
+            if lm.keep is None and lm.bypass is None:
+                continue            # unspecified: leave Timeloop's default, claim nothing
             keep = sorted(lm.keep) if lm.keep is not None else []
             byp = sorted(lm.bypass) if lm.bypass is not None else []
             out.append({"target": name, "type": "datatype", "keep": keep, "bypass": byp})
