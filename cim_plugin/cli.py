@@ -76,6 +76,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"cim-plugin {args.command}: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError:
+        # the reader went away (e.g. `| head`): stop quietly, like other command-line tools
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print(f"cim-plugin {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -194,3 +194,24 @@ def test_search_is_independent_of_string_hashing(tmp_path):
                        check=True, capture_output=True, env=env)
         outs.append((out / "map.yaml").read_bytes())
     assert outs[0] == outs[1] == outs[2]
+
+
+@pytest.mark.parametrize("extra, field", [(["--timeout", "-1"], "--timeout"),
+                                          (["--energy-weight", "nan"], "--energy-weight"),
+                                          (["--samples", "0"], "--samples")])
+def test_map_rejects_bad_numbers_before_any_work(tmp_path, capsys, extra, field):
+    from cim_plugin.cli import main
+
+    out = tmp_path / "o"
+    assert main(["map", str(tmp_path / "missing.yaml"), "-o", str(out), *extra]) == 2
+    assert field in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_map_json_naming_a_folder_is_refused_first(tmp_path, capsys):
+    from cim_plugin.cli import main
+
+    out = tmp_path / "o"
+    assert main(["map", str(tmp_path / "missing.yaml"), "-o", str(out), "--json", str(tmp_path)]) == 2
+    assert "--json" in capsys.readouterr().err
+    assert not out.exists()

@@ -93,11 +93,13 @@ class CompareReport:
                    f"{self.tolerance * 100:g} % (or the 2-decimal rounding of stats.txt)")
         return "\n".join([*lines, "", *self.notes, verdict, "AGREE" if self.ok else "DIFFER"])
 
-    def to_json_dict(self) -> dict[str, Any]:
+    def to_json_dict(self, only_failures: bool = False) -> dict[str, Any]:
+        rows = self.failures if only_failures else self.rows
         return {"folder": self.folder, "stats_file": self.stats_file, "tolerance": self.tolerance,
-                "ok": self.ok, "notes": list(self.notes),
+                "ok": self.ok, "compared": len(self.rows), "failed": len(self.failures),
+                "notes": list(self.notes),
                 "rows": [{**asdict(r), "rel_diff": r.rel_diff if math.isfinite(r.rel_diff)
-                          else None, "ok": r.ok} for r in self.rows]}
+                          else None, "ok": r.ok} for r in rows]}
 
 
 def _fmt(v: float) -> str:

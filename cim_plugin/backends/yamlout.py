@@ -8,9 +8,7 @@ mappings loaded by `cim_plugin.spec.yamlio` (tag under the key "!") get their ta
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -48,18 +46,11 @@ def dump_yaml(doc: Any) -> str:
 
 
 def write_text_atomic(path: str | Path, text: str) -> Path:
-    """Write via a temporary file in the same folder, then os.replace."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", dir=p.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return p
+    """Write via a temporary file in the same folder, then os.replace (one implementation
+    for the package, with the usual file permissions)."""
+    from cim_plugin.report import write_text_atomic as _write
+
+    return _write(path, text)
 
 
 def write_yaml(path: str | Path, doc: Any) -> Path:

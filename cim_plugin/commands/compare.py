@@ -19,7 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="relative tolerance in percent (default 0.5); values also agree "
                              "within the 2-decimal rounding of stats.txt")
     parser.add_argument("--failures-only", action="store_true",
-                        help="print only the figures that differ")
+                        help="print only the figures that differ (also with --json)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
 
 
@@ -27,11 +27,12 @@ def run(args: argparse.Namespace) -> int:
     from cim_plugin.backends.compare import compare_folder
 
     if not (args.tolerance >= 0):
-        raise InputError(f"tolerance {args.tolerance} is negative", field="--tolerance",
+        raise InputError(f"tolerance {args.tolerance} is not a number >= 0", field="--tolerance",
                          expected="a percentage >= 0")
     report = compare_folder(args.folder, args.tolerance / 100.0)
     if args.json:
-        print(json.dumps(report.to_json_dict(), indent=2, sort_keys=True))
+        print(json.dumps(report.to_json_dict(only_failures=args.failures_only), indent=2,
+                         sort_keys=True))
     else:
         print(f"{report.stats_file} vs embedded model")
         print(report.format_table(only_failures=args.failures_only))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from cim_plugin.report.diff import DEFAULT_METRICS
 
@@ -34,6 +35,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from cim_plugin.commands.model import check_output_file
     from cim_plugin.report import write_text_atomic
     from cim_plugin.report.diff import (
         bless,
@@ -45,6 +47,8 @@ def run(args: argparse.Namespace) -> int:
         summary_path,
     )
 
+    if args.markdown:
+        check_output_file(Path(args.markdown), "--markdown")
     threshold = parse_threshold(args.max_regression)
     new = load_summary(args.new)
     if args.bless and not summary_path(args.old).exists():

@@ -52,6 +52,9 @@ def run(args: argparse.Namespace) -> int:
     if not args.output_dir:
         raise InputError("no output folder given", field="-o/--output-dir",
                          expected="a folder for ERT.yaml and ART.yaml")
+    from cim_plugin.commands.model import check_output_paths
+
+    check_output_paths(args)
     doc, origin = load_inputs(args.specs)
     arch = load_architecture(doc, origin.get("architecture", ", ".join(args.specs)))
     ert, art = generate_tables(arch, extra=list(args.library), top_name=top_name(doc))

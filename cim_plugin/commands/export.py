@@ -12,6 +12,7 @@ It is written into a temporary folder next to the target and renamed into place.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import shutil
 import tempfile
@@ -24,6 +25,7 @@ from cim_plugin.errors import InputError
 from cim_plugin.export.build import Sizing, build, get_macro
 from cim_plugin.export.sizing import parse_banks
 from cim_plugin.export.templates import DESIGNS, render_text
+from cim_plugin.report import default_mode
 from cim_plugin.resources import data_dir
 
 MAPPER = {"mapper": {"version": 0.4, "optimization_metrics": ["edp"], "live_status": False,
@@ -80,10 +82,55 @@ def _dump(path: Path, doc: Any) -> None:
 
 
 def _plug_in_paths() -> list[str]:
-    """Absolute path of the Accelergy plug-in shipped in the package, if present."""
-    here = Path(__file__).resolve().parent.parent / "library"
-    return [str(p) for p in sorted(here.glob("*plug_in*.py"))] + \
-        [str(p) for p in sorted(here.glob("accelergy*.py"))]
+    """The Accelergy plug-in file (the same path `cim-plugin ert --plugin-path` prints)."""
+    from cim_plugin.library.accelergy_plugin import plugin_path
+
+    return [plugin_path()]
+
+
+def _compound_component_files() -> list[Path]:
+    """Component files top.yaml includes as `compound_components.classes`; the library's
+    tables and the estimator descriptor have no such key and would break that include."""
+    from cim_plugin.spec.yamlio import load_yaml
+
+    files = []
+    for f in sorted(data_dir("components").glob("*.yaml")):
+        doc = load_yaml(f)
+        if isinstance(doc, dict) and isinstance(doc.get("compound_components"), dict):
+            files.append(f)
+    return files
+
+
+def _check_options(args: argparse.Namespace, design: str) -> None:
+    """Reject options that the design would silently ignore or cannot use."""
+    if DESIGNS[design][1] is None:
+        given = [flag for flag, on in (("--macro", args.macro), ("--banks", args.banks),
+                                        ("--iso-area", args.iso_area),
+                                        ("--iso-capacity", args.iso_capacity),
+                                        ("--preset", args.preset),
+                                        ("--threshold", args.threshold is not None),
+                                        ("--duplicate", args.duplicate)) if on]
+        if given:
+            raise InputError(f"design {design} has no CiM; {', '.join(given)} not used",
+                             field=given[0].lstrip("-"), expected="a cim_* design, or drop the option")
+    if args.threshold is not None and not (math.isfinite(args.threshold) and args.threshold > 0):
+        raise InputError(f"threshold must be a positive number, got {args.threshold}",
+                         field="threshold", expected="a finite number > 0")
+
+
+def _make_tmp_dir(out: Path) -> Path:
+    """Private temporary folder next to `out`, with the permissions of a normal mkdir."""
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise InputError("output folder exists and is not empty", file=str(out), field="-o",
+                         expected="a new or empty folder")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=str(out.parent)))
+    except OSError as exc:
+        raise InputError(f"cannot create the output folder: {exc.strerror or exc}", file=str(out),
+                         field="-o", expected="a new or empty folder in a writable place") from None
+    tmp.chmod(default_mode(0o777))
+    return tmp
 
 
 def write_folder(out: Path, args: argparse.Namespace) -> None:
@@ -92,28 +139,18 @@ def write_folder(out: Path, args: argparse.Namespace) -> None:
         raise InputError(f"unknown design {design!r}", field="design",
                          expected=f"one of {', '.join(DESIGNS)}")
     gemm = parse_gemm(args.gemm)
+    _check_options(args, design)
     macro = get_macro(args.macro) if args.macro else None
-    if DESIGNS[design][1] is None and macro is not None:
-        raise InputError(f"design {design} has no CiM; --macro is not used", field="macro",
-                         expected="a cim_* design")
-    if args.threshold is not None and args.threshold <= 0:
-        raise InputError(f"threshold must be positive, got {args.threshold}", field="threshold",
-                         expected="a number > 0")
     b = build(design, macro, gemm, _sizing(args), threshold=args.threshold, duplicate=args.duplicate)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise InputError("output folder exists and is not empty", file=str(out), field="-o",
-                         expected="a new or empty folder")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=str(out.parent)))
+    tmp = _make_tmp_dir(out)
     try:
         (tmp / "arch.yaml").write_text(render_text(design, b.params), encoding="utf-8")
         _dump(tmp / "problem.yaml", b.processed["problem"] and {"problem": b.processed["problem"]})
         (tmp / "constraints.yaml").write_text(b.constraints_text, encoding="utf-8")
         _dump(tmp / "mapper.yaml", MAPPER)
-        comp_src = data_dir("components")
         comp_dst = tmp / "components"
         comp_dst.mkdir()
-        for f in sorted(comp_src.glob("*.yaml")):
+        for f in _compound_component_files():
             shutil.copyfile(f, comp_dst / f.name)
         if b.mapping is not None:
             _dump(tmp / "map.yaml", {"mapping": b.mapping.to_yaml_list()})

@@ -62,7 +62,31 @@ def _run_timeloop(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_args(args: argparse.Namespace) -> None:
+    """Reject bad numbers and output paths before any work is done."""
+    import math
+
+    from cim_plugin.commands.model import check_output_dir, check_output_file
+
+    if args.timeout is not None and not (args.timeout > 0 and math.isfinite(args.timeout)):
+        raise InputError(f"--timeout {args.timeout}", field="--timeout", expected="seconds > 0")
+    for flag in ("energy_weight", "delay_weight"):
+        v = getattr(args, flag)
+        if not (math.isfinite(v) and v >= 0):
+            raise InputError(f"--{flag.replace('_', '-')} {v}", field=f"--{flag.replace('_', '-')}",
+                             expected="a finite number >= 0")
+    if args.samples < 1:
+        raise InputError(f"--samples {args.samples}", field="--samples", expected="at least 1")
+    check_output_dir(Path(args.output_dir), "-o")
+    if Path(args.output_dir).exists() and not Path(args.output_dir).is_dir():
+        raise InputError("output path is a file", file=args.output_dir, field="-o",
+                         expected="a directory (created if missing)")
+    if args.json:
+        check_output_file(Path(args.json), "--json")
+
+
 def run(args: argparse.Namespace) -> int:
+    _check_args(args)
     if args.backend == "timeloop":
         return _run_timeloop(args)
     from cim_plugin.commands.model import _load_ert
@@ -83,8 +107,6 @@ def run(args: argparse.Namespace) -> int:
     cons = constraints_from_doc(doc, arch, problem, origin.get("architecture_constraints")
                                 or origin.get("constraints"))
     space = MapSpace(arch, problem, cons)
-    if args.samples < 1:
-        raise InputError(f"--samples {args.samples}", field="--samples", expected="at least 1")
     engine = Engine(arch, problem, ert, art, ModelOptions(compute_latency_cycles=args.compute_latency))
     seeds = []
     for path in args.seed_mapping:
@@ -98,9 +120,6 @@ def run(args: argparse.Namespace) -> int:
                 progress=args.progress or sys.stderr.isatty(),
                 energy_weight=args.energy_weight, delay_weight=args.delay_weight)
     out = Path(args.output_dir)
-    if out.exists() and not out.is_dir():
-        raise InputError("output path is a file", file=str(out), field="-o",
-                         expected="a directory (created if missing)")
     order = [s.base_name for s in arch.storage_inner_first]
     write_text_atomic(out / "map.yaml", yaml.safe_dump(
         {"mapping": sr.mapping.to_yaml_list(order, problem.dimensions)}, sort_keys=False))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="the mapping (Timeloop map.yaml); default: a non-empty `mapping:` in the specs")
     p.add_argument("--ert", metavar="ERT.yaml",
                    help="Accelergy ERT; default: an `ERT:` key in the specs, else the component library")
-    p.add_argument("--art", metavar="ART.yaml", help="Accelergy ART (areas); default: an `ART:` key")
+    p.add_argument("--art", metavar="ART.yaml",
+                   help="Accelergy ART (areas); default: an `ART:` key, else the component library")
     p.add_argument("--json", metavar="OUT.json", help="write the result as JSON")
     p.add_argument("-o", "--output-dir", metavar="DIR",
                    help="write stats.txt (Timeloop layout) and map.yaml here")
@@ -82,9 +84,9 @@ def _load_ert(args: argparse.Namespace, doc: dict[str, Any], origin: dict[str, s
     elif doc.get("ART") is not None:
         art = art_from_dict(doc, origin.get("ART"))
     if args.ert:
-        return load_ert(args.ert), art
+        return load_ert(args.ert), art if art is not None else _library_art(arch)
     if doc.get("ERT") is not None:
-        return ert_from_dict(doc, origin.get("ERT")), art
+        return ert_from_dict(doc, origin.get("ERT")), art if art is not None else _library_art(arch)
     try:
         from cim_plugin.library.ert_gen import generate_tables
     except ImportError:
@@ -94,6 +96,42 @@ def _load_ert(args: argparse.Namespace, doc: dict[str, Any], origin: dict[str, s
                                   "an `ERT:` section in the specs") from None
     ert, gen_art = generate_tables(arch)
     return ert, art if art is not None else gen_art
+
+
+def _library_art(arch: Architecture) -> ART | None:
+    """Areas from the component library when only energies were given, so the reported
+    area is the design's rather than 0; None when the library does not know a class."""
+    try:
+        from cim_plugin.library.ert_gen import generate_tables
+
+        return generate_tables(arch)[1]
+    except (ImportError, InputError):
+        return None
+
+
+def check_output_paths(args: argparse.Namespace) -> None:
+    """Fail before any work (and before writing anything) on unusable output paths."""
+    if getattr(args, "json", None):
+        check_output_file(Path(args.json), "--json")
+    if getattr(args, "output_dir", None):
+        check_output_dir(Path(args.output_dir), "-o")
+
+
+def check_output_file(path: Path, flag: str) -> None:
+    if path.is_dir():
+        raise InputError("the output file names a folder", file=str(path), field=flag,
+                         expected="a file path")
+    check_output_dir(path.parent, flag)
+
+
+def check_output_dir(d: Path, flag: str) -> None:
+    """The folder exists, or can be created: its nearest existing ancestor is a folder."""
+    for q in (d, *d.parents):
+        if q.exists():
+            if not q.is_dir():
+                raise InputError(f"{q} is a file, not a folder", file=str(d), field=flag,
+                                 expected="a folder (created if missing)")
+            return
 
 
 def load_model_inputs(args: argparse.Namespace) -> ModelInputs:
@@ -121,7 +159,7 @@ def _options(args: argparse.Namespace, arch: Architecture):
                              expected="a number of cycles per compute operation")
         latency = float(as_number(raw, where=f"architecture.{arch.compute.name}.{name}",
                                   file=arch.source) or 0)
-    if latency is not None and latency <= 0:
+    if latency is not None and not (math.isfinite(latency) and latency > 0):
         raise InputError(f"compute latency {latency} is not positive", field="--compute-latency",
                          expected="cycles > 0")
     return ModelOptions(compute_latency_cycles=latency)
@@ -206,6 +244,7 @@ def _run_timeloop(args: argparse.Namespace) -> EvalResult:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_output_paths(args)
     if args.backend == "timeloop":
         result = _run_timeloop(args)
         inp = nest = None

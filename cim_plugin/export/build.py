@@ -128,7 +128,7 @@ def build(design: str, macro: Any | None, gemm: tuple[int, int, int],
             raise InputError(f"design {design} needs a CiM macro", field="macro",
                              expected="a macro name of the component library")
         x, y = size_banks(design, macro, p, sizing_ or Sizing())
-        p = dataclasses.replace(p, cimtype=macro.name, rp=macro.rp, cp=macro.cp, rh=macro.rh,
+        p = dataclasses.replace(p, cimtype=macro.name, cim_latency_cycles=float(macro.latency_cycles), rp=macro.rp, cp=macro.cp, rh=macro.rh,
                                 ch=macro.ch, banks_x=x, banks_y=y,
                                 datawidth=int(getattr(macro, "precision_bits", p.datawidth)))
         pm = priority_mapping(*gemm, macro, (x, y),

@@ -70,6 +70,7 @@ class DesignParams:
     ch: int = 16
     banks_x: int = 1
     banks_y: int = 4
+    cim_latency_cycles: float = 1.0     # cycles per macro operation (cim-plugin model --latency-from-attribute)
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

@@ -225,7 +225,10 @@ def _has_macros(path: Path) -> bool:
         raise InputError("library file not found", file=str(path),
                          expected="a YAML file with `macros:` and/or `tables:`")
     doc = load_yaml(path)
-    return isinstance(doc, dict) and "macros" in doc
+    if not isinstance(doc, dict) or not ({"macros", "tables"} & set(doc)):
+        raise InputError("not a library file: no `macros:` or `tables:`", file=str(path),
+                         expected="a YAML file with `macros:` and/or `tables:`")
+    return "macros" in doc
 
 
 def clear_cache() -> None:

@@ -113,12 +113,8 @@ def parse_constraints(targets: list[dict[str, Any]] | None, arch: Architecture, 
 
 def constraints_from_doc(doc: dict[str, Any], arch: Architecture, problem: Problem,
                          file: str | None = None) -> Constraints:
-    """Constraints carried by a spec: processed `architecture_constraints` and/or v0.4 `constraints`."""
-    targets: list[dict[str, Any]] = []
-    for key in ("architecture_constraints", "constraints", "mapspace_constraints"):
-        block = doc.get(key)
-        if isinstance(block, dict) and isinstance(block.get("targets"), list):
-            targets.extend(block["targets"])
-        elif isinstance(block, list):
-            targets.extend(block)
-    return parse_constraints(targets, arch, problem, file)
+    """Constraints carried by a spec, processed (`architecture_constraints`) or v0.4 form
+    (node and top-level `constraints`, containers mapped to their `inter_*_spatial` level)."""
+    from cim_plugin.model.constraints_check import constraint_targets
+
+    return parse_constraints(constraint_targets(doc, file), arch, problem, file)

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cim_plugin.errors import InputError
-from cim_plugin.mapping.factors import prime_factors
+from cim_plugin.mapping.factors import divisors, prime_factors
 from cim_plugin.spec.mapping import LevelMapping, Mapping
 
 DIMS = ("M", "N", "K")
@@ -43,10 +43,7 @@ RELEVANT = {"A": ("M", "K"), "B": ("N", "K"), "Z": ("M", "N")}
 
 def mpf(d: int, p: int) -> int:
     """Largest divisor of d that is not above p (at least 1)."""
-    for f in range(min(d, max(p, 1)), 0, -1):
-        if d % f == 0:
-            return f
-    return 1
+    return max(f for f in divisors(d) if f <= max(p, 1))
 
 
 def loop_order(m: int, n: int, k: int) -> str:
@@ -319,8 +316,8 @@ def priority_mapping(m: int, n: int, k: int, macro: Any, banks: tuple[int, int] 
                     f"({cap} words)", field=f"{level.name}.capacity",
                     expected="a larger level or fewer banks / a smaller macro")
             best = 1
-            for cand in range(rem["M"], 0, -1):
-                if rem["M"] % cand == 0 and _tile_words(level, {**used, "M": used["M"] * cand}) <= cap:
+            for cand in reversed(divisors(rem["M"])):
+                if _tile_words(level, {**used, "M": used["M"] * cand}) <= cap:
                     best = cand
                     break
             f["M"] = best

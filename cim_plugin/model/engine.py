@@ -34,8 +34,9 @@ class ModelOptions:
     """Documented departures from timeloop-model; all off by default.
 
     compute_latency_cycles: cycles per compute operation (a CiM macro performs one
-    operation on all its compute elements every `latency` cycles). Timeloop assumes 1.
-    When None, the compute level's attribute `cim_latency_cycles` is used if present.
+    operation on all its compute elements every `latency` cycles). None means 1, as
+    Timeloop assumes; `cim-plugin model --latency-from-attribute` takes it from the
+    compute level's `cim_latency_cycles` attribute, which exported CiM designs carry.
     """
 
     compute_latency_cycles: float | None = None
@@ -72,9 +73,8 @@ class Engine:
         self.level_energy = [self._energies(s) for s in arch.storage]
         lat = self.options.compute_latency_cycles
         if lat is None:
-            attr = arch.compute.attributes.get("cim_latency_cycles")
-            lat = float(attr) if attr is not None else 1.0
-        if lat <= 0:
+            lat = 1.0                      # Timeloop: one compute per cycle
+        if not lat > 0 or lat == float("inf"):
             raise InputError(f"compute latency {lat} is not positive",
                              field=f"architecture.{arch.compute.name}.cim_latency_cycles",
                              expected="cycles > 0")

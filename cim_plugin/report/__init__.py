@@ -7,6 +7,14 @@ import tempfile
 from pathlib import Path
 
 
+def default_mode(base: int = 0o666) -> int:
+    """Permissions a plain `open()` would give (`base` minus the umask); temporary files
+    are created private (0600), which would otherwise leak into the results."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return base & ~mask
+
+
 def write_text_atomic(path: str | Path, text: str) -> Path:
     """Write via a temporary file in the same folder and `os.replace`, so readers never
     see a half-written file."""
@@ -14,6 +22,7 @@ def write_text_atomic(path: str | Path, text: str) -> Path:
     p.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
     try:
+        os.fchmod(fd, default_mode())
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)
         os.replace(tmp, p)
@@ -24,4 +33,4 @@ def write_text_atomic(path: str | Path, text: str) -> Path:
     return p
 
 
-__all__ = ["write_text_atomic"]
+__all__ = ["default_mode", "write_text_atomic"]
