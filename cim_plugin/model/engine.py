@@ -274,7 +274,9 @@ class Engine:
         return EvalResult(
             computes=macs, cycles=cycles, energy_pJ=total,
             gflops=(2 * macs - rw_size) / cycles,
-            utilization=macs / (arch.compute.instances * cycles),
+            # busy fraction of the compute units; with a latency of L cycles per operation a
+            # unit can start one operation every L cycles (L = 1: Timeloop's definition)
+            utilization=macs * self.compute_latency / (arch.compute.instances * cycles),
             levels=level_results, compute=compute, fj_per_compute=fj, area_um2=area,
             warnings=warnings)
 
