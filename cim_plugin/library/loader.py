@@ -178,17 +178,25 @@ def _provenance(entry: dict[str, Any], file: str, where: str,
     return tuple(out)
 
 
+def library_section(path: str | Path, key: str) -> tuple[dict[str, Any], list[Any]]:
+    """A library YAML file and its `key:` list (`macros` or `tables`), validated."""
+    file = str(path)
+    if not Path(path).is_file():
+        raise InputError("library file not found", file=file,
+                         expected="a YAML file with `macros:` and/or `tables:`")
+    doc = load_yaml(path)
+    if not isinstance(doc, dict):
+        raise InputError("not a library file", file=file, expected=f"{{{key}: [...]}}")
+    entries = doc.get(key) or []
+    if not isinstance(entries, list):
+        raise InputError(f"{key} must be a list", file=file, field=key)
+    return doc, entries
+
+
 def load_macro_file(path: str | Path) -> dict[str, Macro]:
     """Macros of one library file, in file order."""
     file = str(path)
-    if not Path(path).is_file():
-        raise InputError("library file not found", file=file, expected="a YAML macro library")
-    doc = load_yaml(path)
-    if not isinstance(doc, dict):
-        raise InputError("not a library file", file=file, expected="{macros: [...]}")
-    entries = doc.get("macros") or []
-    if not isinstance(entries, list):
-        raise InputError("macros must be a list", file=file, field="macros")
+    doc, entries = library_section(path, "macros")
     rule = _DEFAULT_WRITE_PER_BIT_45NM
     if isinstance(doc.get("write_energy_rule"), dict) and "per_bit_45nm" in doc["write_energy_rule"]:
         rule = parse_quantity(doc["write_energy_rule"]["per_bit_45nm"], "energy", file=file,

@@ -16,12 +16,11 @@ from typing import Any
 
 from cim_plugin.errors import InputError
 from cim_plugin.library import scaling
-from cim_plugin.library.loader import ENV_VAR, load_macro_library
+from cim_plugin.library.loader import ENV_VAR, library_section, load_macro_library
 from cim_plugin.library.macro import Macro
 from cim_plugin.library.units import parse_quantity
 from cim_plugin.resources import data_file
 from cim_plugin.spec.arch import Component, as_number
-from cim_plugin.spec.yamlio import load_yaml
 
 BASELINE_FILE = "baseline_45nm.yaml"
 SRAM_DEPTH_EXPONENT = 0.78   # energy ~ depth^(1.56/2), CACTI-derived (see baseline_45nm.yaml)
@@ -76,15 +75,7 @@ def _table_paths(extra: list[str | Path] | None) -> list[Path]:
 
 def _entries_of(path: Path) -> tuple[list[TableEntry], dict[str, Any]]:
     file = str(path)
-    if not path.is_file():
-        raise InputError("library file not found", file=file,
-                         expected="a YAML file with `macros:` and/or `tables:`")
-    doc = load_yaml(path)
-    if not isinstance(doc, dict):
-        raise InputError("not a library file", file=file, expected="{tables: [...]}")
-    rows = doc.get("tables") or []
-    if not isinstance(rows, list):
-        raise InputError("tables must be a list", file=file, field="tables")
+    doc, rows = library_section(path, "tables")
     tech = scaling.parse_node(doc.get("technology", "45nm"), file=file, field="technology")
     out = []
     for i, row in enumerate(rows):

@@ -172,6 +172,20 @@ def _fmt_perm(value: Any) -> str:
     return "".join(str(value).replace(",", " ").split())
 
 
+def _copy_fields(target: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
+    """Copy constraint fields into a processed target, in Timeloop's factor/permutation form."""
+    for key, value in fields.items():
+        if key in ("target", "type"):
+            continue
+        if key == "factors":
+            target["factors"] = _fmt_factors(value)
+        elif key == "permutation":
+            target["permutation"] = _fmt_perm(value)
+        else:
+            target[key] = value
+    return target
+
+
 def _constraint_targets(name: str, constraints: dict[str, Any], spatial_target: str) -> list[dict[str, Any]]:
     """Processed targets for one node's `constraints:`; spatial goes to `spatial_target`."""
     out: list[dict[str, Any]] = []
@@ -180,14 +194,7 @@ def _constraint_targets(name: str, constraints: dict[str, Any], spatial_target: 
         if not c:
             continue
         t: dict[str, Any] = {"target": spatial_target if kind == "spatial" else name, "type": kind}
-        for key, value in c.items():
-            if key == "factors":
-                t["factors"] = _fmt_factors(value)
-            elif key == "permutation":
-                t["permutation"] = _fmt_perm(value)
-            else:
-                t[key] = value
-        out.append(t)
+        out.append(_copy_fields(t, c))
     ds = constraints.get("dataspace")
     if ds:
         t = {"target": name, "type": "bypass"}
@@ -349,16 +356,7 @@ def flatten_v4_constraints(doc: dict[str, Any], file: str | None = None,
         out: dict[str, Any] = {"target": name, "type": "bypass" if kind == "dataspace" else kind}
         if kind == "spatial" and name in fanout_names:
             out["target"] = f"inter_{name}_spatial"
-        for key, value in t.items():
-            if key in ("target", "type"):
-                continue
-            if key == "factors":
-                out["factors"] = _fmt_factors(value)
-            elif key == "permutation":
-                out["permutation"] = _fmt_perm(value)
-            else:
-                out[key] = value
-        targets.append(out)
+        targets.append(_copy_fields(out, t))
     targets.sort(key=lambda t: position.get(str(t["target"]), len(position)))
     _apply_parallel_bypass(targets, groups)
     return {"targets": targets}
