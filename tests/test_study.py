@@ -180,3 +180,12 @@ def test_timeloop_backend_without_timeloop_fails_at_once(tmp_path, capsys, monke
     err = capsys.readouterr().err
     assert "timeloop-model not found" in err and "CIM_PLUGIN_TIMELOOP_BIN" in err
     assert not out.exists()
+
+
+def test_sweep_only_study_writes_every_plot(tmp_path):
+    cfg = tmp_path / "s.yaml"
+    cfg.write_text("designs: [cim_rf]\nmacros: [analog6T]\nworkloads: []\nsweep_m: [16]\nsweep_nk: [256]\n")
+    out = tmp_path / "o"
+    assert main(["study", str(cfg), "-o", str(out), "--jobs", "1", "--no-progress"]) == 0
+    for name in ("tops_vs_gops", "normalized", "energy_breakdown", "sweep_heatmap"):
+        assert (out / f"{name}.png").stat().st_size > 1000, name

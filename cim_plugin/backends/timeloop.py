@@ -2,7 +2,9 @@
 
 Each run gets its own working directory inside the chosen output folder (Timeloop
 and Accelergy write next to their working directory, and Accelergy reads
-`./accelergy_config.yaml`, where the cim_plugin plug-in is configured). Binaries are
+`./accelergy_config.yaml`, where the cim_plugin plug-in is configured); the inputs it
+read are merged there into `parsed-processed-input.yaml`, so `cim-plugin compare` can
+re-check the run. Binaries are
 found via `CIM_PLUGIN_TIMELOOP_BIN`, `TIMELOOP_BIN_DIR` or PATH and run without a
 shell, with a timeout and their output captured in a log file.
 
@@ -10,7 +12,13 @@ Timeloop quirks handled here (docs/timeloop-accelergy.md §8, §9): the mapper e
 with empty files when it finds no mapping; a mapping file named exactly
 `timeloop-mapper.map.yaml` is ignored as an input; `mapping: []` in an input overrides
 the given mapping; the model re-checks `architecture_constraints` (optionally dropped);
-raw v0.4 input needs timeloopfe to be transpiled first.
+raw v0.4 input (architecture.nodes) is refused by the binaries, so it is transpiled here
+(cim_plugin.spec.v4, the component library's ERT/ART when the inputs carry none, as the
+embedded `cim-plugin model` does) instead of needing timeloopfe; inputs without an `ERT` make a
+Timeloop built without Accelergy fall back to its internal energy model silently, so
+that is refused; stats.txt prints the total energy to 3 digits (`Energy: 5.02 uJ`) and
+a summary area computed before the ART is applied (often `Area: 0.00 mm^2`), so both
+are summed from the per-level figures instead.
 """
 
 from __future__ import annotations
@@ -39,6 +47,10 @@ _OUTPUT_RE = re.compile(r"^(timeloop-(model|mapper)\..*|parsed-processed-input\.
                         r".*\.(ERT|ART)_summary\.yaml|.*\.accelergy\.log)$")
 _DESIGN_ORDER = ("arch.yaml", "problem.yaml", "constraints.yaml", "mapper.yaml")
 _EMPTY_MAPPING_RE = re.compile(r"^mapping:\s*\[\s*\]\s*(#.*)?$", re.MULTILINE)
+ERT_HINT = ("pass the energy/area tables as further input files (e.g. Accelergy's "
+            "timeloop-mapper.ERT.yaml and timeloop-mapper.ART.yaml, or any YAML with "
+            "`ERT:`/`ART:` sections), or install Accelergy with the cim_plugin plug-in and "
+            "use a Timeloop built with --accelergy")
 INSTALL_HINT = ("install Timeloop (https://github.com/NVlabs/timeloop, with Accelergy) and put "
                 "its bin directory on PATH, or set CIM_PLUGIN_TIMELOOP_BIN (or TIMELOOP_BIN_DIR) "
                 "to that directory; --backend embedded needs no installation")
@@ -131,11 +143,19 @@ def collect_inputs(inputs: str | Path | Sequence[str | Path]) -> list[Path]:
 
 
 def design_mapping(inputs: str | Path | Sequence[str | Path]) -> Path | None:
-    """`map.yaml` of a design folder, if there is one."""
+    """`map.yaml` of a design folder (given alone or as the only item), if there is one."""
+    if not isinstance(inputs, str | Path) and len(inputs) == 1:
+        inputs = inputs[0]
     if isinstance(inputs, str | Path) and Path(inputs).is_dir():
         m = Path(inputs) / "map.yaml"
         return m if m.is_file() else None
     return None
+
+
+def accelergy_available() -> bool:
+    """Whether Timeloop could call Accelergy (it looks for `accelergy` on PATH, then
+    $ACCELERGYPATH)."""
+    return shutil.which("accelergy") is not None or bool(os.environ.get("ACCELERGYPATH"))
 
 
 def _is_v4(doc: dict[str, Any]) -> bool:
@@ -258,35 +278,92 @@ def _tail(log: Path, n: int = 15) -> str:
     return "\n".join(lines[-n:])
 
 
+def _table_files(ert: str | Path | None, art: str | Path | None) -> list[Path]:
+    out = []
+    for what, f in (("ERT", ert), ("ART", art)):
+        if f is None:
+            continue
+        if not Path(f).is_file():
+            raise InputError(f"{what} file not found", file=str(f),
+                             expected=f"an Accelergy {what} YAML (top-level `{what}:`)")
+        out.append(Path(f))
+    return out
+
+
+_V4_KEEP = ("problem", "mapper", "mapspace", "globals", "ERT", "ART")
+
+
+def _transpile_v4(doc: dict[str, Any], origin: dict[str, str], stage: Path,
+                  drop_arch_constraints: bool) -> Path:
+    """A processed-form input (`architecture.subtree`) for a v0.4 document.
+
+    Uses cim_plugin's own transpiler (cim_plugin.spec.v4, the same code the export and
+    the embedded model use); constraints become `architecture_constraints`. Without an
+    `ERT` in the inputs the component library's ERT/ART are embedded, as the embedded
+    `cim-plugin model` does, so neither timeloopfe nor Accelergy is needed.
+    """
+    from cim_plugin.spec.arch import architecture_from_processed
+    from cim_plugin.spec.v4 import flatten_v4, flatten_v4_constraints
+
+    file = origin.get("architecture")
+    variables = {k: v for k, v in (doc.get("variables") or {}).items() if k != "version"}
+    out: dict[str, Any] = {"architecture": flatten_v4(doc["architecture"], file, variables)}
+    if not drop_arch_constraints:
+        out["architecture_constraints"] = {"targets": flatten_v4_constraints(doc, file)["targets"]}
+    out.update({k: doc[k] for k in _V4_KEEP if doc.get(k) is not None})
+    if out.get("ERT") is None:
+        from cim_plugin.library.ert_gen import generate_tables
+
+        ert, art = generate_tables(architecture_from_processed(out["architecture"], file))
+        out.update(ert.to_yaml_dict())
+        if out.get("ART") is None:
+            out.update(art.to_yaml_dict())
+    return write_yaml(stage / "processed-input.yaml", out)
+
+
 def _prepare(tool: str, input_files: str | Path | Sequence[str | Path], out_dir: str | Path,
-             mapping: Mapping | str | Path | None, drop_arch_constraints: bool
-             ) -> tuple[Path, Path, list[Path]]:
+             mapping: Mapping | str | Path | None, drop_arch_constraints: bool,
+             tables: Sequence[Path] = ()) -> tuple[Path, Path, list[Path], bool]:
     binary = require_tool(tool)
-    files = collect_inputs(input_files)
-    doc, _ = load_inputs(files)
-    if _is_v4(doc):
-        raise NotAvailableError(
-            "these inputs are Timeloop v0.4 (architecture.nodes), which timeloop binaries "
-            "refuse; run them through timeloopfe (pip install timeloopfe) or give the "
-            "processed form (parsed-processed-input.yaml / architecture.subtree)")
+    files = collect_inputs(input_files) + list(tables)
+    doc, origin = load_inputs(files)
+    v4 = _is_v4(doc)
+    has_ert = v4 or doc.get("ERT") is not None
+    if not has_ert and not accelergy_available():
+        raise InputError(
+            f"no ERT and no Accelergy: {tool} would silently use its internal energy "
+            "model instead of an energy reference table",
+            file=", ".join(str(f) for f in files), field="ERT", expected=ERT_HINT)
     workdir = Path(out_dir) / tool
     stage = workdir / "inputs"
     stage.mkdir(parents=True, exist_ok=True)
     for old in workdir.glob(f"{tool}.*"):
         old.unlink()
-    staged = _stage_inputs(files, stage, drop_empty_mapping=mapping is not None or tool == MAPPER,
-                           drop_arch_constraints=drop_arch_constraints)
+    if v4:
+        staged = [_transpile_v4(doc, origin, stage, drop_arch_constraints)]
+    else:
+        staged = _stage_inputs(files, stage,
+                               drop_empty_mapping=mapping is not None or tool == MAPPER,
+                               drop_arch_constraints=drop_arch_constraints)
     if mapping is not None:
         staged.append(_mapping_file(mapping, files, stage))
+    # what Timeloop read, merged, next to its outputs: `cim-plugin compare WORKDIR` needs it
+    write_yaml(workdir / "parsed-processed-input.yaml", load_inputs(staged)[0])
     write_accelergy_config(workdir)
-    return binary, workdir, staged
+    return binary, workdir, staged, has_ert
 
 
 def run_tool(tool: str, input_files: str | Path | Sequence[str | Path], out_dir: str | Path,
              *, mapping: Mapping | str | Path | None = None, timeout: float | None = 600,
-             drop_arch_constraints: bool = False) -> RunOutput:
-    """Run one Timeloop application in `out_dir/<tool>/`; raise on failure."""
-    binary, workdir, staged = _prepare(tool, input_files, out_dir, mapping, drop_arch_constraints)
+             drop_arch_constraints: bool = False, ert: str | Path | None = None,
+             art: str | Path | None = None) -> RunOutput:
+    """Run one Timeloop application in `out_dir/<tool>/`; raise on failure.
+
+    `ert`/`art` are table files added to the inputs (Timeloop reads `ERT:`/`ART:` keys
+    from any input file).
+    """
+    binary, workdir, staged, has_ert = _prepare(tool, input_files, out_dir, mapping,
+                                                drop_arch_constraints, _table_files(ert, art))
     log = workdir / f"{tool}.log"
     rc, timed_out = _run([str(binary), *[str(s) for s in staged]], workdir, log, timeout,
                          interrupt_on_timeout=(tool == MAPPER))
@@ -301,11 +378,38 @@ def run_tool(tool: str, input_files: str | Path | Sequence[str | Path], out_dir:
         hint = f"; see {acc[0]}" if acc else ""
         raise TimeloopRunError(f"{tool} wrote no stats.txt (an Accelergy failure makes Timeloop "
                                f"exit 0 without results){hint}; log: {log}\n{_tail(log)}")
+    if not has_ert and not out.file("ERT.yaml").is_file():
+        raise TimeloopRunError(f"{tool} ran without an ERT and did not call Accelergy (a build "
+                               f"without --accelergy), so its energies come from its internal "
+                               f"model; {ERT_HINT}; log: {log}")
     return out
+
+
+def _exact_totals(result: EvalResult) -> None:
+    """Replace the rounded summary energy/area by the sums of the per-level figures.
+
+    The summary prints energy in uJ with 2 decimals (3 digits for a 5 uJ run), and its
+    area is summed when the architecture is specified, before the ART replaces the
+    areas (Timeloop src/model/topology.cpp; `Area: 0.00 mm^2` for the WWWtoCiM runs);
+    the per-level lines give pJ and um^2 with 2 decimals, after the ART. The energy sum
+    is used only when it rounds to the printed total, so a parse that missed a level
+    cannot go unnoticed.
+    """
+    energy = result.compute.energy_pJ + sum(lv.energy_pJ for lv in result.levels)
+    if energy > 0 and abs(energy - result.energy_pJ) <= 0.005e6 * (1 + 1e-9):
+        result.energy_pJ = energy
+    elif energy > 0:
+        result.warnings.append(f"per-level energies add up to {energy:.2f} pJ, the summary "
+                               f"prints {result.energy_pJ / 1e6:.2f} uJ; kept the summary")
+    area = result.compute.area_um2 * result.compute.instances + sum(
+        lv.area_um2 * lv.instances for lv in result.levels)
+    if area > 0:
+        result.area_um2 = area
 
 
 def _result(out: RunOutput) -> EvalResult:
     result = parse_stats(out.file("stats.txt"))
+    _exact_totals(result)
     result.extra["backend"] = "timeloop"
     result.extra["workdir"] = str(out.workdir)
     result.extra["log"] = str(out.log)
@@ -316,26 +420,29 @@ def _result(out: RunOutput) -> EvalResult:
 
 def run_model(input_files: str | Path | Sequence[str | Path], mapping: Mapping | str | Path | None,
               out_dir: str | Path, timeout: float | None = 600, *,
-              drop_arch_constraints: bool = False) -> EvalResult:
+              drop_arch_constraints: bool = False, ert: str | Path | None = None,
+              art: str | Path | None = None) -> EvalResult:
     """Evaluate one mapping with timeloop-model.
 
     `mapping` may be a `Mapping`, a map.yaml path, or None (a design folder's map.yaml,
     else a mapping inside the inputs). Set `drop_arch_constraints` to evaluate a mapping
-    that violates mapper-only constraints (timeloop-model re-checks them).
+    that violates mapper-only constraints (timeloop-model re-checks them). `ert`/`art`:
+    energy/area table files (else `ERT:`/`ART:` in the inputs, else Accelergy).
     """
     if mapping is None:
         mapping = design_mapping(input_files)
     out = run_tool(MODEL, input_files, out_dir, mapping=mapping, timeout=timeout,
-                   drop_arch_constraints=drop_arch_constraints)
+                   drop_arch_constraints=drop_arch_constraints, ert=ert, art=art)
     if out.file("stats.txt").stat().st_size == 0:
         raise TimeloopRunError(f"{MODEL} wrote an empty stats.txt; log: {out.log}\n{_tail(out.log)}")
     return _result(out)
 
 
 def run_mapper(input_files: str | Path | Sequence[str | Path], out_dir: str | Path,
-               timeout: float | None = 600) -> tuple[Mapping, EvalResult]:
+               timeout: float | None = 600, *, ert: str | Path | None = None,
+               art: str | Path | None = None) -> tuple[Mapping, EvalResult]:
     """Search a mapping with timeloop-mapper; returns the best mapping and its stats."""
-    out = run_tool(MAPPER, input_files, out_dir, timeout=timeout)
+    out = run_tool(MAPPER, input_files, out_dir, timeout=timeout, ert=ert, art=art)
     stats, map_yaml = out.file("stats.txt"), out.file("map.yaml")
     if stats.stat().st_size == 0 or not map_yaml.is_file() or map_yaml.stat().st_size == 0:
         raise NoMappingError(

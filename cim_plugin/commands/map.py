@@ -51,7 +51,7 @@ def _run_timeloop(args: argparse.Namespace) -> int:
 
     tl.require_tool(tl.MAPPER)
     mapping, result = tl.run_mapper(list(args.specs), Path(args.output_dir) / "timeloop",
-                                    timeout=args.timeout)
+                                    timeout=args.timeout, ert=args.ert, art=args.art)
     print(f"timeloop-mapper: cycles {result.cycles}, energy {result.energy_pJ / 1e6:.2f} uJ, "
           f"EDP {result.edp:.3e} J*cycle, utilization {result.utilization * 100:.2f} %")
     if args.json:

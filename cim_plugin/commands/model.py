@@ -240,7 +240,7 @@ def _run_timeloop(args: argparse.Namespace) -> EvalResult:
         raise NotAvailableError(f"the timeloop backend is not available: {exc}") from None
     out_dir = Path(args.output_dir) if args.output_dir else Path("cim-plugin-model")
     return timeloop.run_model(list(args.specs), args.mapping, out_dir,
-                              drop_arch_constraints=True)
+                              drop_arch_constraints=True, ert=args.ert, art=args.art)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -28,10 +28,17 @@ def _save(fig, out: Path, name: str) -> list[Path]:
     return paths
 
 
+def _empty(ax, text: str) -> None:
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes)
+    ax.set_axis_off()
+
+
 def write_plots(out: Path, cfg: StudyConfig, df: pd.DataFrame, summary: pd.DataFrame) -> list[Path]:
     plt.rcParams.update({"svg.hashsalt": "cim_plugin", "font.size": 9})
     paths: list[Path] = []
     models = summary[summary["workload"] != "sweep"]
+    if models.empty:                   # a sweep-only study: plot the sweep's totals
+        models = summary
     # 1. TOPS/W vs GOPS per workload total: colour = macro, marker = placement
     workloads = sorted(models["workload"].unique())
     macros = sorted(m for m in models["macro"].unique() if m != "-")
@@ -78,6 +85,9 @@ def write_plots(out: Path, cfg: StudyConfig, df: pd.DataFrame, summary: pd.DataF
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for ax, col, title in ((axes[0], "tops_per_w_vs_baseline", "energy efficiency"),
                            (axes[1], "gops_vs_baseline", "throughput")):
+        if cim.empty:
+            _empty(ax, "no workload totals (only a synthetic sweep)")
+            continue
         piv = cim.pivot_table(index="workload", columns="design", values=col, aggfunc="max")
         piv.plot.bar(ax=ax, rot=0)
         ax.axhline(1.0, color="k", lw=0.8)
@@ -95,7 +105,9 @@ def write_plots(out: Path, cfg: StudyConfig, df: pd.DataFrame, summary: pd.DataF
     energy_cols = [c for c in ok.columns if c.startswith("energy_") and c.endswith("_J") and c != "energy_J"]
     w0 = sorted(models["workload"].unique())[0] if len(models) else None
     fig, ax = plt.subplots(figsize=(9, 4.5))
-    if w0 is not None:
+    if w0 is None:
+        _empty(ax, "no workload totals (only a synthetic sweep)")
+    else:
         sub = ok[ok["workload"] == w0]
         tot = sub.assign(**{c: sub[c] * sub["count"] for c in energy_cols}).groupby(
             ["design", "macro"])[energy_cols].sum()
@@ -111,7 +123,9 @@ def write_plots(out: Path, cfg: StudyConfig, df: pd.DataFrame, summary: pd.DataF
     # 4. heatmap over the synthetic sweep: best CiM choice and its gain
     sw = ok[ok["workload"] == "sweep"]
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
-    if len(sw):
+    if not len(sw):
+        _empty(ax, "no synthetic (M, N=K) sweep in this study")
+    else:
         base = sw[sw["design"] == cfg.baseline].set_index(["m", "n"])["tops_per_w"]
         c = sw[sw["design"] != cfg.baseline]
         best = c.sort_values(["tops_per_w", "design", "macro"], ascending=[False, True, True]) \

@@ -152,7 +152,25 @@ def _timeloop_model(processed: dict[str, Any], ert: Any, art: Any, mapping: Any,
     doc.update(art.to_yaml_dict())
     inp = workdir / "input.yaml"
     write_yaml(inp, doc)
-    return tl.run_model([inp], mapping, workdir, drop_arch_constraints=True)
+    result = tl.run_model([inp], mapping, workdir, drop_arch_constraints=True)
+    latency = _compute_attribute(processed, "cim_latency_cycles")
+    if latency not in (None, 1, 1.0):
+        result.warnings.append(
+            f"timeloop-model counts 1 cycle per compute; the macro latency of {latency:g} "
+            "cycles is not in these cycles (the embedded figures apply it)")
+    return result
+
+
+def _compute_attribute(processed: dict[str, Any], name: str) -> float | None:
+    """An attribute of the compute (innermost) component of a processed architecture."""
+    from cim_plugin.errors import CimPluginError
+    from cim_plugin.spec.arch import architecture_from_processed
+
+    try:
+        value = architecture_from_processed(processed["architecture"]).compute.attributes.get(name)
+        return float(value) if value is not None else None
+    except (KeyError, TypeError, ValueError, CimPluginError):
+        return None
 
 
 def _worker(args: tuple[Point, StudyConfig, str]) -> tuple[Point, dict[str, Any] | str]:
