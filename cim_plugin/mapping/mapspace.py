@@ -202,10 +202,33 @@ class MapSpace:
         free = [d for d in nonunit if d not in fixed_inner]
         rest_units = [d for d in self.dims if d not in nonunit]
         out = []
+        seen: set[tuple[frozenset[str], ...]] = set()
         for p in itertools.permutations(free):
             # outermost first: unit dims, free dims, then the fixed innermost ones (reversed)
-            out.append(tuple(rest_units) + tuple(p) + tuple(reversed(fixed_inner)))
+            order = tuple(rest_units) + tuple(p) + tuple(reversed(fixed_inner))
+            sig = self._reuse_signature([d for d in order if d in nonunit])
+            if sig not in seen:
+                seen.add(sig)
+                out.append(order)
         return out or [tuple(self.dims)]
+
+    def _reuse_signature(self, nonunit_outer_first: list[str]) -> tuple[frozenset[str], ...]:
+        """What a level's loop order changes in the counts.
+
+        Reuse (Timeloop's R) of a tensor below this level stops at the innermost loop
+        relevant to it, so an order matters only through, per tensor, the set of
+        irrelevant loops innermost at this level. Orders with equal signatures give
+        identical counts, energy and cycles.
+        """
+        sig = []
+        for ds in self.problem.data_spaces:
+            run = []
+            for d in reversed(nonunit_outer_first):
+                if d in ds.dims:
+                    break
+                run.append(d)
+            sig.append(frozenset(run))
+        return tuple(sig)
 
     def keep_choices(self, i: int) -> list[frozenset[str]]:
         free = self.keep_free[i]

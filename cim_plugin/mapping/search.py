@@ -162,7 +162,7 @@ def _no_mapping_error(space: MapSpace) -> InvalidMappingError:
 
 
 def search(space: MapSpace, engine: Engine, *, objective: str = "edp", mode: str = "fast",
-           seeds: Iterable[Candidate] = (), seed: int = 0, samples: int = 150, starts: int = 3,
+           seeds: Iterable[Candidate] = (), seed: int = 0, samples: int = 150, starts: int = 6,
            timeout: float | None = None, progress: bool = False,
            energy_weight: float = 1.0, delay_weight: float = 1.0) -> SearchResult:
     """Best mapping for `objective` in `space` (see module doc)."""
@@ -171,7 +171,9 @@ def search(space: MapSpace, engine: Engine, *, objective: str = "edp", mode: str
     t0 = time.perf_counter()
     deadline = t0 + timeout if timeout else None
     if mode == "exhaustive":
-        best, complete = _exhaustive(space, scorer, deadline, progress)
+        seed_best, _ = _fast(space, scorer, list(seeds), seed, samples, starts, deadline, False)
+        best, complete = _exhaustive(space, scorer, deadline, progress, seed_best,
+                                     _lower_bound(space, engine, objective, energy_weight, delay_weight))
     elif mode == "fast":
         best, complete = _fast(space, scorer, list(seeds), seed, samples, starts, deadline, progress)
     elif mode == "seed":
@@ -242,19 +244,109 @@ def _fast(space: MapSpace, scorer: _Scorer, seeds: list[Candidate], seed: int, s
     return (best_c, scorer(best_c)), complete
 
 
-def _exhaustive(space: MapSpace, scorer: _Scorer, deadline: float | None, progress: bool):
+def _lower_bound(space: MapSpace, engine: Engine, objective: str, energy_weight: float,
+                 delay_weight: float) -> Callable[[int], float] | None:
+    """Objective lower bound from the temporal product C0 of a factorization alone.
+
+    cycles >= C0 x compute latency; energy >= every MAC's compute energy + reading each
+    read-only tensor from, and writing Z to, the outermost level once (it keeps all).
+    None where no bound depends on the factorization (objective `energy`).
+    """
+    if objective == "energy":
+        return None
+    top = space.arch.storage[0]
+    e = engine.level_energy[0]
+    energy = engine.macs * (engine.compute_energy or 0.0)
+    for ds in space.problem.data_spaces:
+        unit = e.update if ds.read_write else e.read
+        energy += -(-engine.sizes[ds.name] // top.block_size) * (unit or 0.0)
+    lat = engine.compute_latency
+    if objective == "edp":
+        return lambda c0: energy * c0 * lat
+    if objective == "delay":
+        return lambda c0: float(c0 * lat)
+    return lambda c0: (energy ** energy_weight) * (float(c0 * lat) ** delay_weight)
+
+
+_SORT_LIMIT = 2_000_000      # factorizations held in memory to visit them by C0
+
+
+def _spatially_valid(space: MapSpace):
+    """Factorizations whose spatial factors fit every fan-out, pruned dimension by
+    dimension (a partial product over an axis already above its fan-out is dropped)."""
     chains = [space.chains(d) for d in space.dims]
-    best = None
-    complete = True
+    axes = [(k, space.fanout[(sl.level, sl.kind)]) for k, sl in enumerate(space.slots) if sl.kind != "T"]
     total = math.prod(len(c) for c in chains)
-    bar = tqdm(total=total, desc="mapper (exhaustive)", disable=not progress, leave=False)
+
+    def gen(di: int, prod: list[int], acc: list):
+        if di == len(chains):
+            yield tuple(acc)
+            return
+        for ch in chains[di]:
+            ok = True
+            for j, (k, cap) in enumerate(axes):
+                if prod[j] * ch[k] > cap:
+                    ok = False
+                    break
+            if not ok:
+                continue
+            acc.append(ch)
+            yield from gen(di + 1, [prod[j] * ch[k] for j, (k, _) in enumerate(axes)], acc)
+            acc.pop()
+
+    it = gen(0, [1] * len(axes), [])
+    if total <= _SORT_LIMIT:
+        return list(it)
+    return _LazyIter(it)
+
+
+class _LazyIter:
+    """An enumeration too large to hold in memory: iterated once, in generation order."""
+
+    def __init__(self, it) -> None:
+        self._it = it
+
+    def __iter__(self):
+        return self._it
+
+    def __len__(self) -> int:
+        return _SORT_LIMIT + 1
+
+
+def _exhaustive(space: MapSpace, scorer: _Scorer, deadline: float | None, progress: bool,
+                incumbent: tuple[Candidate, tuple[float, EvalResult]] | None = None,
+                bound: Callable[[int], float] | None = None):
+    """Every factorization x keep set x distinct loop order, pruned exactly.
+
+    Factorizations are visited by increasing temporal product C0; once the lower bound
+    of the next one reaches the best score, no later one can win, so the search stops
+    (`complete` stays True). The fast search's result is the starting incumbent. A
+    mapspace with more than `_SORT_LIMIT` factorizations is enumerated lazily in
+    generation order (bounded memory), skipping those whose bound cannot win.
+    """
+    slot_t = [k for k, sl in enumerate(space.slots) if sl.kind == "T"]
+    bound_breaks = True
+    combos = _spatially_valid(space)
+    if len(combos) <= _SORT_LIMIT:
+        # increasing C0: once the bound of the next factorization reaches the best
+        # score, no later one can win
+        combos = sorted(((math.prod(f[di][k] for di in range(len(f)) for k in slot_t), f)
+                         for f in combos), key=lambda x: x[0])
+    else:
+        combos = ((math.prod(f[di][k] for di in range(len(f)) for k in slot_t), f) for f in combos)
+        bound_breaks = False
+    best = incumbent
+    complete = True
+    bar = tqdm(total=None, desc="mapper (exhaustive)", disable=not progress, leave=False)
     keep_sets = list(itertools.product(*(space.keep_choices(i) for i in range(space.n_levels))))
-    for fac in itertools.product(*chains):
+    for c0, fac in combos:
         bar.update(1)
         if deadline and time.perf_counter() > deadline:
             complete = False
             break
-        if not space.spatial_ok(fac):
+        if bound is not None and best is not None and bound(c0) > best[1][0]:
+            if bound_breaks:
+                break
             continue
         perms = list(itertools.product(*(space.perm_choices(i, fac) for i in range(space.n_levels))))
         for keep in keep_sets:

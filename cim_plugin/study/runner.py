@@ -118,8 +118,7 @@ def evaluate_point(point: Point, cfg: StudyConfig, workdir: Path | None = None) 
         sr = search(space, engine, objective=cfg.objective, mode="fast", seeds=seeds,
                     seed=cfg.seed, samples=0, starts=1)
     else:
-        sr = search(space, engine, objective=cfg.objective, mode="fast", seeds=seeds,
-                    seed=cfg.seed, samples=60, starts=2)
+        sr = search(space, engine, objective=cfg.objective, mode="fast", seeds=seeds, seed=cfg.seed)
     r = sr.result
     embedded = None
     if cfg.backend == "timeloop":
