@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
     _check_args(args)
     if args.backend == "timeloop":
         return _run_timeloop(args)
-    from cim_plugin.commands.model import _load_ert
+    from cim_plugin.commands.model import load_tables
     from cim_plugin.mapping.constraints import constraints_from_doc
     from cim_plugin.mapping.mapspace import MapSpace
     from cim_plugin.mapping.search import search
@@ -103,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     doc, origin = load_inputs(args.specs)
     arch = load_architecture(doc, origin.get("architecture", args.specs[0]))
     problem = load_problem(doc, origin.get("problem", args.specs[0]))
-    ert, art = _load_ert(args, doc, origin, arch)
+    ert, art = load_tables(args, doc, origin, arch)
     cons = constraints_from_doc(doc, arch, problem, origin.get("architecture_constraints")
                                 or origin.get("constraints"))
     space = MapSpace(arch, problem, cons)

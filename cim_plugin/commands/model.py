@@ -76,7 +76,7 @@ def _load_mapping(args: argparse.Namespace, doc: dict[str, Any], origin: dict[st
                      expected="--mapping MAP.yaml or a non-empty `mapping:` list in the specs")
 
 
-def _load_ert(args: argparse.Namespace, doc: dict[str, Any], origin: dict[str, str],
+def load_tables(args: argparse.Namespace, doc: dict[str, Any], origin: dict[str, str],
               arch: Architecture) -> tuple[ERT, ART | None]:
     art: ART | None = None
     if args.art:
@@ -142,7 +142,7 @@ def load_model_inputs(args: argparse.Namespace) -> ModelInputs:
     arch = load_architecture(doc, origin.get("architecture", args.specs[0]))
     problem = load_problem(doc, origin.get("problem", args.specs[0]))
     mapping = _load_mapping(args, doc, origin, problem)
-    ert, art = _load_ert(args, doc, origin, arch)
+    ert, art = load_tables(args, doc, origin, arch)
     return ModelInputs(doc, origin, arch, problem, mapping, ert, art)
 
 
