@@ -73,16 +73,27 @@ def load_yaml(path: str | Path) -> Any:
 _CACHE: dict[tuple[str, int, int], Any] = {}
 
 
-def _load_uncached(p: Path) -> Any:
+def read_input_text(path: str | Path, expected: str, *, lenient: bool = False) -> str:
+    """Text of an input file; a missing, unreadable or non-text file is an InputError.
+
+    `lenient` replaces undecodable bytes (tool outputs) instead of refusing the file.
+    """
+    p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        return p.read_text(encoding="utf-8", errors="replace" if lenient else "strict")
     except FileNotFoundError:
-        raise InputError("file not found", file=str(p)) from None
+        raise InputError("file not found", file=str(p), expected=expected) from None
     except IsADirectoryError:
-        raise InputError("is a directory, not a YAML file", file=str(p)) from None
+        raise InputError("is a directory", file=str(p), expected=expected) from None
     except UnicodeDecodeError:
-        raise InputError("not a UTF-8 text file", file=str(p)) from None
-    return loads_yaml(text, str(p))
+        raise InputError("not a UTF-8 text file", file=str(p), expected=expected) from None
+    except OSError as exc:
+        raise InputError(f"cannot read ({exc.__class__.__name__})", file=str(p),
+                         expected=expected) from None
+
+
+def _load_uncached(p: Path) -> Any:
+    return loads_yaml(read_input_text(p, "a YAML file"), str(p))
 
 
 def merge_dicts(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from typing import Any
 
 from cim_plugin.errors import InputError
 from cim_plugin.spec.problem import Problem, gemm_problem
-from cim_plugin.spec.yamlio import load_yaml
+from cim_plugin.spec.yamlio import load_yaml, read_input_text
 
 WORKLOAD_DIR = Path(__file__).resolve().parent / "workloads"
 
@@ -264,10 +264,7 @@ def load_gemm_csv(path: str | Path, *, name: str | None = None) -> Workload:
     """
     p = Path(path)
     file = str(p)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read ({exc.__class__.__name__})", file=file) from None
+    text = read_input_text(p, "a CSV GEMM list with columns m, n, k [, count, name]")
     lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
     if not lines:
         raise InputError("empty GEMM list", file=file, field="header",

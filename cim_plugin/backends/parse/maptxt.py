@@ -14,6 +14,7 @@ from pathlib import Path
 
 from cim_plugin.errors import InputError
 from cim_plugin.spec.mapping import LevelMapping, Mapping
+from cim_plugin.spec.yamlio import read_input_text
 
 _HEADER_RE = re.compile(r"^(?P<name>[^\s|\[][^\s\[]*)\s*\[(?P<tiles>.*)\]\s*$")
 _TILE_RE = re.compile(r"(\w+):(\d+)(?:\s*\((\d+)\))?")
@@ -116,9 +117,4 @@ def parse_map_text(text: str, source: str | None = None) -> MapTxt:
 
 
 def parse_map_txt(path: str | Path) -> MapTxt:
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8", errors="replace")
-    except FileNotFoundError:
-        raise InputError("file not found", file=str(p), expected="a Timeloop *.map.txt") from None
-    return parse_map_text(text, str(p))
+    return parse_map_text(read_input_text(path, "a Timeloop *.map.txt", lenient=True), str(path))

@@ -19,6 +19,7 @@ from typing import Any
 from cim_plugin.backends.parse import values as V
 from cim_plugin.errors import InputError
 from cim_plugin.model.result import ComputeStats, DataSpaceStats, EvalResult, LevelStats
+from cim_plugin.spec.yamlio import read_input_text
 
 SECTIONS = {
     "Buffer and Arithmetic Levels": "levels",
@@ -328,11 +329,4 @@ def parse_stats_text(text: str, source: str | None = None) -> EvalResult:
 
 def parse_stats(path: str | Path) -> EvalResult:
     """A `*.stats.txt` file -> `EvalResult`."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8", errors="replace")
-    except FileNotFoundError:
-        raise InputError("file not found", file=str(p), expected="a Timeloop *.stats.txt") from None
-    except IsADirectoryError:
-        raise InputError("is a directory", file=str(p), expected="a Timeloop *.stats.txt") from None
-    return parse_stats_text(text, str(p))
+    return parse_stats_text(read_input_text(path, "a Timeloop *.stats.txt", lenient=True), str(path))
