@@ -78,9 +78,6 @@ def _check_args(args: argparse.Namespace) -> None:
     if args.samples < 1:
         raise InputError(f"--samples {args.samples}", field="--samples", expected="at least 1")
     check_output_dir(Path(args.output_dir), "-o")
-    if Path(args.output_dir).exists() and not Path(args.output_dir).is_dir():
-        raise InputError("output path is a file", file=args.output_dir, field="-o",
-                         expected="a directory (created if missing)")
     if args.json:
         check_output_file(Path(args.json), "--json")
 

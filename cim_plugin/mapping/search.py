@@ -276,7 +276,6 @@ def _spatially_valid(space: MapSpace):
     dimension (a partial product over an axis already above its fan-out is dropped)."""
     chains = [space.chains(d) for d in space.dims]
     axes = [(k, space.fanout[(sl.level, sl.kind)]) for k, sl in enumerate(space.slots) if sl.kind != "T"]
-    total = math.prod(len(c) for c in chains)
 
     def gen(di: int, prod: list[int], acc: list):
         if di == len(chains):
@@ -294,23 +293,7 @@ def _spatially_valid(space: MapSpace):
             yield from gen(di + 1, [prod[j] * ch[k] for j, (k, _) in enumerate(axes)], acc)
             acc.pop()
 
-    it = gen(0, [1] * len(axes), [])
-    if total <= _SORT_LIMIT:
-        return list(it)
-    return _LazyIter(it)
-
-
-class _LazyIter:
-    """An enumeration too large to hold in memory: iterated once, in generation order."""
-
-    def __init__(self, it) -> None:
-        self._it = it
-
-    def __iter__(self):
-        return self._it
-
-    def __len__(self) -> int:
-        return _SORT_LIMIT + 1
+    return gen(0, [1] * len(axes), [])
 
 
 def _exhaustive(space: MapSpace, scorer: _Scorer, deadline: float | None, progress: bool,
@@ -325,16 +308,12 @@ def _exhaustive(space: MapSpace, scorer: _Scorer, deadline: float | None, progre
     generation order (bounded memory), skipping those whose bound cannot win.
     """
     slot_t = [k for k, sl in enumerate(space.slots) if sl.kind == "T"]
-    bound_breaks = True
-    combos = _spatially_valid(space)
-    if len(combos) <= _SORT_LIMIT:
-        # increasing C0: once the bound of the next factorization reaches the best
-        # score, no later one can win
-        combos = sorted(((math.prod(f[di][k] for di in range(len(f)) for k in slot_t), f)
-                         for f in combos), key=lambda x: x[0])
-    else:
-        combos = ((math.prod(f[di][k] for di in range(len(f)) for k in slot_t), f) for f in combos)
-        bound_breaks = False
+    with_c0 = ((math.prod(f[di][k] for di in range(len(f)) for k in slot_t), f)
+               for f in _spatially_valid(space))
+    # in increasing C0 order, once the bound of the next factorization reaches the best
+    # score no later one can win; too many to sort, they are only skipped one by one
+    bound_breaks = math.prod(len(space.chains(d)) for d in space.dims) <= _SORT_LIMIT
+    combos = sorted(with_c0, key=lambda x: x[0]) if bound_breaks else with_c0
     best = incumbent
     complete = True
     bar = tqdm(total=None, desc="mapper (exhaustive)", disable=not progress, leave=False)

@@ -100,7 +100,6 @@ class Engine:
         sp_all_above = [1] * (n + 1)
         for i in range(n):
             sp_all_above[i + 1] = sp_all_above[i] * math.prod(b for _, b, _ in levels[i].spatial)
-        temporal_product = math.prod(b for lv in levels for _, b in lv.temporal)
         warnings: list[str] = []
         stats: list[dict[str, DataSpaceStats]] = [{} for _ in range(n)]
 
@@ -203,7 +202,7 @@ class Engine:
                         expected=f"tiles of {', '.join(sorted(stats[i]))} summing to <= {eff} words")
 
         # -------------------------------------------------------------- cycles
-        c0 = temporal_product
+        c0 = nest.temporal_product
         compute_cycles = c0 * self.compute_latency
         level_cycles: list[int] = []
         throttles: list[float] = []

@@ -35,10 +35,6 @@ class LoopNest:
     def temporal_product(self) -> int:
         return math.prod(b for lv in self.levels for _, b in lv.temporal)
 
-    @property
-    def spatial_product(self) -> int:
-        return math.prod(b for lv in self.levels for _, b, _ in lv.spatial)
-
 
 def _ordered(factors: dict[str, int], perm_inner_first: tuple[str, ...],
              dims: tuple[str, ...]) -> list[str]:
