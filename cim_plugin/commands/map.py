@@ -1,15 +1,18 @@
 """`cim-plugin map`: search the best mapping of a problem on an architecture.
 
 Reads the same inputs as `cim-plugin model` (constraints from the spec's
-`architecture_constraints`/`constraints` are honoured), writes the best mapping as a
-Timeloop `map.yaml`, its `stats.txt`, and with `--json` the model's JSON plus a
-`mapper` block (evaluated, valid, seconds, search).
+`architecture_constraints`/`constraints` are honoured), applies the same compute
+latency (`cim_plugin.library.latency`), writes the best mapping as a Timeloop
+`map.yaml`, its `stats.txt`, and with `--json` the model's JSON plus a `mapper` block:
+the search mode, seconds, whether the answer is proven optimal, the lower bound and
+gap of the certificate, and the search's node counts.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -28,20 +31,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--objective", choices=("edp", "energy", "delay", "weighted"), default="edp")
     p.add_argument("--energy-weight", type=float, default=1.0, help="a in energy^a*cycles^b")
     p.add_argument("--delay-weight", type=float, default=1.0, help="b in energy^a*cycles^b")
-    p.add_argument("--search", choices=("fast", "exhaustive"), default="fast",
-                   help="fast seeded local search (default) or exhaustive over the mapspace")
+    p.add_argument("--search", choices=("fast", "exact", "exhaustive"), default="fast",
+                   help="fast (default): the exact search's best branches, with a bound on "
+                        "what it skipped; exact (alias exhaustive): proven optimal")
     p.add_argument("--seed-mapping", metavar="MAP.yaml", action="append", default=[],
-                   help="start the search from this mapping (e.g. the priority-based one)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (results are deterministic)")
-    p.add_argument("--samples", type=int, default=150, help="random valid mappings sampled (fast)")
+                   help="start the search from this mapping; the answer is never worse")
+    p.add_argument("--no-cim-seeds", action="store_true",
+                   help="do not seed a CiM design with the priority-based mappings")
     p.add_argument("--timeout", type=float, default=None, metavar="S",
-                   help="stop after S seconds and keep the best mapping so far")
+                   help="stop after S seconds and keep the best mapping so far (with its bound)")
     p.add_argument("--compute-latency", type=float, default=None, metavar="CYCLES",
-                   help="cycles per compute operation (Timeloop assumes 1)")
+                   help="cycles per compute operation (default: the compute level's "
+                        "cim_latency_cycles, else the library macro's, else 1)")
     p.add_argument("--json", metavar="OUT.json", help="write the result as JSON")
     p.add_argument("-o", "--output-dir", metavar="DIR", required=True,
                    help="write map.yaml and stats.txt here")
-    p.add_argument("--progress", action="store_true", help="show a progress bar")
     p.add_argument("--backend", choices=("embedded", "timeloop"), default="embedded",
                    help="embedded search (default) or the real timeloop-mapper on the specs")
 
@@ -64,8 +68,6 @@ def _run_timeloop(args: argparse.Namespace) -> int:
 
 def _check_args(args: argparse.Namespace) -> None:
     """Reject bad numbers and output paths before any work is done."""
-    import math
-
     from cim_plugin.commands.model import check_output_dir, check_output_file
 
     if args.timeout is not None and not (args.timeout > 0 and math.isfinite(args.timeout)):
@@ -75,11 +77,23 @@ def _check_args(args: argparse.Namespace) -> None:
         if not (math.isfinite(v) and v >= 0):
             raise InputError(f"--{flag.replace('_', '-')} {v}", field=f"--{flag.replace('_', '-')}",
                              expected="a finite number >= 0")
-    if args.samples < 1:
-        raise InputError(f"--samples {args.samples}", field="--samples", expected="at least 1")
+    if args.compute_latency is not None and not (math.isfinite(args.compute_latency)
+                                                 and args.compute_latency > 0):
+        raise InputError(f"--compute-latency {args.compute_latency}", field="--compute-latency",
+                         expected="cycles > 0")
     check_output_dir(Path(args.output_dir), "-o")
     if args.json:
         check_output_file(Path(args.json), "--json")
+
+
+def certificate_line(sr) -> str:
+    """How far from optimal the answer can be, in words."""
+    if sr.optimal:
+        return f"proven optimal ({sr.search} search)"
+    if math.isfinite(sr.gap):
+        return (f"within {sr.gap * 100:.3g} % of optimal: no mapping is below the lower bound "
+                f"{sr.lower_bound:.4e} ({sr.search} search)")
+    return f"best of the seeds, not searched ({sr.search})"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -87,6 +101,8 @@ def run(args: argparse.Namespace) -> int:
     if args.backend == "timeloop":
         return _run_timeloop(args)
     from cim_plugin.commands.model import load_tables
+    from cim_plugin.library.latency import compute_latency
+    from cim_plugin.mapping.cim import priority_seeds
     from cim_plugin.mapping.constraints import constraints_from_doc
     from cim_plugin.mapping.mapspace import MapSpace
     from cim_plugin.mapping.search import search
@@ -104,33 +120,39 @@ def run(args: argparse.Namespace) -> int:
     cons = constraints_from_doc(doc, arch, problem, origin.get("architecture_constraints")
                                 or origin.get("constraints"))
     space = MapSpace(arch, problem, cons)
-    engine = Engine(arch, problem, ert, art, ModelOptions(compute_latency_cycles=args.compute_latency))
+    latency, source = compute_latency(arch, args.compute_latency)
+    engine = Engine(arch, problem, ert, art, ModelOptions(compute_latency_cycles=latency))
     seeds = []
     for path in args.seed_mapping:
-        cand = space.from_mapping(load_mapping(path, dims=problem.dimensions))
-        if cand is None:
-            raise InputError("seed mapping uses a spatial axis the architecture lacks", file=path,
-                             field="mapping.spatial", expected="split matching the fan-outs")
-        seeds.append(cand)
+        choice = space.from_mapping(load_mapping(path, dims=problem.dimensions), file=path)
+        engine.evaluate(space.to_nest(choice))           # capacity: the model's own check
+        seeds.append(choice)
+    if not args.no_cim_seeds:
+        seeds += [c for c in priority_seeds(space) if c not in seeds]
+    deadline_note = "" if args.timeout is None else f" (budget {args.timeout:g} s)"
     sr = search(space, engine, objective=args.objective, mode=args.search, seeds=seeds,
-                seed=args.seed, samples=args.samples, timeout=args.timeout,
-                progress=args.progress or sys.stderr.isatty(),
-                energy_weight=args.energy_weight, delay_weight=args.delay_weight)
+                timeout=args.timeout, energy_weight=args.energy_weight,
+                delay_weight=args.delay_weight)
     out = Path(args.output_dir)
+    searched = sr.space or space
     order = [s.base_name for s in arch.storage_inner_first]
     write_text_atomic(out / "map.yaml", yaml.safe_dump(
         {"mapping": sr.mapping.to_yaml_list(order, problem.dimensions)}, sort_keys=False))
-    nest = space.to_nest(space.from_mapping(sr.mapping))
-    write_stats(out / "stats.txt", sr.result, arch, problem, nest, ert)
+    write_stats(out / "stats.txt", sr.result, arch, searched.problem, searched.to_nest(sr.choice), ert)
     r = sr.result
-    print(f"best mapping ({args.objective}, {sr.search} search): cycles {r.cycles}, "
-          f"energy {r.energy_pJ / 1e6:.2f} uJ, EDP {r.edp:.3e} J*cycle, "
-          f"utilization {r.utilization * 100:.2f} %")
-    print(f"evaluated {sr.evaluated} mappings ({sr.valid} valid) in {sr.seconds:.2f} s"
-          + ("" if sr.complete else " (stopped at the timeout)"))
+    for w in r.warnings:
+        print(f"cim-plugin map: warning: {w}", file=sys.stderr)
+    print(f"best mapping ({args.objective}): cycles {r.cycles}, energy {r.energy_pJ / 1e6:.2f} uJ, "
+          f"EDP {r.edp:.3e} J*cycle, utilization {r.utilization * 100:.2f} %")
+    print(f"compute latency {latency:g} cycles per operation ({source})")
+    print(f"{certificate_line(sr)}; {sr.stats.get('nodes', 0)} nodes, "
+          f"{sr.stats.get('placements', 0)} placements searched, {sr.seeds_used} seeds, "
+          f"{sr.seconds:.2f} s{deadline_note}")
     if args.json:
         data = r.to_json_dict()
         data["mapper"] = sr.mapper_json()
+        data["mapper"]["compute_latency_cycles"] = latency
+        data["mapper"]["compute_latency_source"] = source
         write_text_atomic(args.json, json.dumps(data, indent=2) + "\n")
     print(f"wrote {out / 'map.yaml'} and {out / 'stats.txt'}")
     return 0

@@ -147,22 +147,23 @@ def load_model_inputs(args: argparse.Namespace) -> ModelInputs:
 
 
 def _options(args: argparse.Namespace, arch: Architecture):
+    """Model options with the compute latency every command applies
+    (`cim_plugin.library.latency`); `--latency-from-attribute` names another attribute."""
+    from cim_plugin.library.latency import ATTRIBUTE, compute_latency
     from cim_plugin.model.engine import ModelOptions
 
-    latency = args.compute_latency
-    if latency is None and args.latency_from_attribute:
-        name = args.latency_from_attribute
-        raw = arch.compute.attributes.get(name)
-        if raw is None:
-            raise InputError(f"the compute level has no attribute {name!r}", file=arch.source,
-                             field=f"architecture.{arch.compute.name}.attributes.{name}",
-                             expected="a number of cycles per compute operation")
-        latency = float(as_number(raw, where=f"architecture.{arch.compute.name}.{name}",
-                                  file=arch.source) or 0)
-    if latency is not None and not (math.isfinite(latency) and latency > 0):
-        raise InputError(f"compute latency {latency} is not positive", field="--compute-latency",
-                         expected="cycles > 0")
-    return ModelOptions(compute_latency_cycles=latency)
+    name = args.latency_from_attribute or ATTRIBUTE
+    if args.latency_from_attribute and args.compute_latency is None \
+            and arch.compute.attributes.get(name) is None:
+        raise InputError(f"the compute level has no attribute {name!r}", file=arch.source,
+                         field=f"architecture.{arch.compute.name}.attributes.{name}",
+                         expected="a number of cycles per compute operation")
+    if args.compute_latency is not None and not (math.isfinite(args.compute_latency)
+                                                 and args.compute_latency > 0):
+        raise InputError(f"compute latency {args.compute_latency} is not positive",
+                         field="--compute-latency", expected="cycles > 0")
+    latency, source = compute_latency(arch, args.compute_latency, name)
+    return ModelOptions(compute_latency_cycles=latency), source
 
 
 # --------------------------------------------------------------------------- summary
@@ -193,6 +194,9 @@ def format_summary(result: EvalResult) -> str:
     lines.append("  fJ/Compute    :")
     for name, v in result.fj_per_compute.items():
         lines.append(f"    {name:<24}{v:.2f}")
+    source = result.extra.get("compute_latency_source")
+    lines.append(f"Compute latency: {result.compute_latency_cycles:g} cycles per operation"
+                 + (f" ({source})" if source else ""))
     for w in result.warnings:
         lines.append(f"warning: {w}")
     return "\n".join(lines)
@@ -219,10 +223,15 @@ def _run_embedded(args: argparse.Namespace) -> tuple[EvalResult, ModelInputs, An
     from cim_plugin.model.constraints_check import check_constraints, constraint_targets
     from cim_plugin.model.engine import Engine
     from cim_plugin.model.nest import build_nest
+    from cim_plugin.model.padded import mapping_padding, padded_engine, padding_warning
 
     inp = load_model_inputs(args)
-    engine = Engine(inp.arch, inp.problem, inp.ert, inp.art, _options(args, inp.arch))
-    nest = build_nest(inp.arch, inp.problem, inp.mapping, check_fanout=engine.options.check_fanout)
+    options, source = _options(args, inp.arch)
+    engine = Engine(inp.arch, inp.problem, inp.ert, inp.art, options)
+    padded = mapping_padding(inp.problem, inp.mapping)
+    if padded:
+        engine = padded_engine(engine, padded)
+    nest = build_nest(inp.arch, engine.problem, inp.mapping, check_fanout=engine.options.check_fanout)
     warnings: list[str] = []
     if not args.no_constraint_check:
         targets = constraint_targets(inp.doc, inp.origin.get("architecture"))
@@ -230,6 +239,9 @@ def _run_embedded(args: argparse.Namespace) -> tuple[EvalResult, ModelInputs, An
     result = engine.evaluate(nest)
     for w in warnings:
         result.warnings.append(f"mapping breaks a mapper constraint: {w}")
+    if padded:
+        result.warnings.append(padding_warning(inp.problem, padded))
+    result.extra["compute_latency_source"] = source
     return result, inp, nest
 
 

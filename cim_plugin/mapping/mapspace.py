@@ -1,41 +1,80 @@
-"""The mapspace of one (architecture, problem, constraints): factor slots, orders, keeps.
+"""The mapspace of one (architecture, problem, constraints): what a mapping may be.
 
-A candidate mapping is
-  - `fac[d][s]`: the factor of dimension d at slot s, where a slot is a level's
-    temporal loops ("T") or one axis ("X"/"Y") of its spatial fan-out;
-  - `perm[i]`: the temporal loop order at storage level i, outermost first;
-  - `keep[i]`: the dataspaces level i keeps.
-Factors of a dimension multiply to its bound (perfect factorization, Timeloop's
-`uber` mapspace); spatial factors on an axis multiply to at most the fan-out.
+A point of the mapspace (`Choice`) is
+  - `keep[i]`: the tensors storage level i keeps (its *dataplacement*);
+  - `spatial`: the factor and axis (X/Y) of every dimension at every fan-out;
+  - `temporal[i][d]`: the temporal factor of dimension d at level i;
+  - `perm[i]`: level i's temporal loop order, outermost first, all dimensions.
+Every dimension's factors multiply to its bound (perfect factorization, Timeloop's
+`uber` mapspace); a dimension sits on one axis per fan-out; the spatial factors on
+an axis multiply to at most the fan-out; every level's kept tiles fit its capacity.
+
+Two reductions keep the space small without losing any optimum:
+  - the temporal loops of an `inter_*_spatial` level (which keeps nothing) are the
+    same loops as the innermost ones of the nearest level above it, and merging a
+    dimension's loops into one never lowers any tensor's reuse; such a level's
+    temporal factors are therefore 1 unless a constraint needs them elsewhere;
+  - within a level, loop orders that give every tensor the same reuse are
+    equivalent (`orders`); spatial assignments that differ only by axes are too.
 """
 
 from __future__ import annotations
 
 import itertools
-import math
-import random
 from dataclasses import dataclass
 
 from cim_plugin.errors import InvalidMappingError
 from cim_plugin.mapping.constraints import Constraints, FactorBound
 from cim_plugin.mapping.factors import divisors
 from cim_plugin.model.nest import LevelNest, LoopNest
+from cim_plugin.model.partial import Placement
 from cim_plugin.spec.arch import Architecture
 from cim_plugin.spec.mapping import LevelMapping, Mapping
 from cim_plugin.spec.problem import Problem
 
 
 @dataclass(frozen=True)
-class Slot:
-    level: int          # storage level, outermost-first index
-    kind: str           # "T" temporal, "X"/"Y" spatial axis
+class Spatial:
+    """Spatial factors `[level][dim]` and the axis ("X"/"Y", or "" for factor 1)."""
+
+    factors: tuple[tuple[int, ...], ...]
+    axes: tuple[tuple[str, ...], ...]
 
 
 @dataclass(frozen=True)
-class Candidate:
-    fac: tuple[tuple[int, ...], ...]                 # [dim][slot]
-    perm: tuple[tuple[str, ...], ...]                # [level] outermost first
-    keep: tuple[frozenset[str], ...]                 # [level]
+class Choice:
+    """One complete mapping of the mapspace."""
+
+    keep: tuple[frozenset[str], ...]
+    spatial: Spatial
+    temporal: tuple[tuple[int, ...], ...]        # [level][dim]
+    perm: tuple[tuple[str, ...], ...]            # [level], outermost first, every dim
+
+    @property
+    def placement(self) -> Placement:
+        return Placement(self.keep, self.spatial.factors)
+
+    def order_key(self) -> tuple:
+        """A total order independent of string hashing, for deterministic tie-breaks."""
+        return (tuple(tuple(sorted(k)) for k in self.keep), self.spatial.factors,
+                self.spatial.axes, self.temporal, self.perm)
+
+
+@dataclass(frozen=True)
+class LevelSpace:
+    """What the constraints allow at one storage level."""
+
+    name: str
+    capacity: int | None
+    dummy: bool
+    keep_fixed: frozenset[str]
+    keep_free: tuple[str, ...]
+    temporal: tuple[FactorBound, ...]          # per dim
+    fixed_inner: tuple[str, ...]               # permutation constraint, innermost first
+    free_temporal: bool                        # searched (else every factor is 1)
+    fanout: tuple[int, int]
+    spatial: tuple[FactorBound, ...]           # per dim, over both axes
+    axis: tuple[str | None, ...]               # per dim: axis pinned by split, else None
 
 
 class MapSpace:
@@ -45,305 +84,346 @@ class MapSpace:
         self.problem = problem
         self.cons = constraints or Constraints()
         self.dims = problem.dimensions
+        self.bounds = tuple(problem.bounds[d] for d in self.dims)
         self.n_levels = len(arch.storage)
-        slots: list[Slot] = []
-        self.fanout: dict[tuple[int, str], int] = {}
-        for i in range(len(arch.storage)):
-            slots.append(Slot(i, "T"))
-            fx, fy = arch.fanout(i)
-            if fx > 1:
-                slots.append(Slot(i, "X"))
-                self.fanout[(i, "X")] = fx
-            if fy > 1:
-                slots.append(Slot(i, "Y"))
-                self.fanout[(i, "Y")] = fy
-        self.slots = tuple(slots)
-        self.bounds = {d: [self._slot_bound(s, d) for s in self.slots] for d in self.dims}
-        all_ds = frozenset(ds.name for ds in problem.data_spaces)
-        self.all_ds = all_ds
-        self.keep_fixed: list[frozenset[str]] = []
-        self.keep_free: list[tuple[str, ...]] = []
+        self.all_ds = frozenset(ds.name for ds in problem.data_spaces)
+        levels = []
         for i, level in enumerate(arch.storage):
             lc = self.cons.levels.get(level.base_name)
             keep = set(lc.keep) if lc else set()
             byp = set(lc.bypass) if lc else set()
             if i == 0:
-                keep |= all_ds - byp          # the outermost level holds every tensor
+                keep |= self.all_ds - byp          # the outermost level holds every tensor
             if level.dummy and not keep:
-                byp |= all_ds - keep
-            free = tuple(sorted(all_ds - keep - byp))
-            self.keep_fixed.append(frozenset(keep))
-            self.keep_free.append(free)
-        self._chains: dict[str, list[tuple[int, ...]]] = {}
+                byp |= self.all_ds - keep
+            temporal = tuple(self._bound(lc.temporal.get(d) if lc else None) for d in self.dims)
+            spatial = tuple(self._bound(lc.spatial.get(d) if lc else None) for d in self.dims)
+            axis = tuple(lc.spatial_axis(d) if lc else None for d in self.dims)
+            levels.append(LevelSpace(
+                name=level.base_name, capacity=level.effective_size, dummy=level.dummy,
+                keep_fixed=frozenset(keep), keep_free=tuple(sorted(self.all_ds - keep - byp)),
+                temporal=temporal, fixed_inner=tuple(lc.temporal_permutation) if lc else (),
+                free_temporal=True, fanout=arch.fanout(i), spatial=spatial, axis=axis))
+        # inter_*_spatial levels: their loops belong to the level above (module doc)
+        for i, lv in enumerate(levels):
+            if i > 0 and lv.dummy and self._absorbable(levels, i):
+                levels[i] = _replace(lv, free_temporal=False)
+        self.levels: tuple[LevelSpace, ...] = tuple(levels)
+        self.temporal_levels = tuple(i for i, lv in enumerate(levels) if lv.free_temporal)
+        self.fanout_levels = tuple(i for i, lv in enumerate(levels) if lv.fanout != (1, 1))
+        self._orders: dict[int, tuple[tuple[str, ...], ...]] = {}
+        self._spatial: list[Spatial] | None = None
+        self._distinct: dict[int, tuple[tuple[str, ...], ...]] = {}
 
-    # -------------------------------------------------------------- bounds
-    def _slot_bound(self, slot: Slot, dim: str) -> FactorBound:
-        level = self.arch.storage[slot.level]
-        lc = self.cons.levels.get(level.base_name)
-        if slot.kind == "T":
-            b = lc.temporal.get(dim) if lc else None
-            return FactorBound(b.exact, b.max, b.min) if b else FactorBound()
-        cap = self.fanout[(slot.level, slot.kind)]
-        if lc is None:
-            return FactorBound(max=cap)
-        axis = lc.spatial_axis(dim)
-        b = lc.spatial.get(dim)
-        if axis is not None and axis != slot.kind:
-            return FactorBound(exact=1)
-        if b is None:
-            return FactorBound(max=cap)
-        other = "Y" if slot.kind == "X" else "X"
-        if axis is None and b.exact is not None and (slot.level, other) in self.fanout:
-            # unpinned exact spatial factor: may land on either axis; allow any split
-            return FactorBound(max=min(cap, b.exact))
-        return FactorBound(b.exact, min(cap, b.max) if b.max else cap, b.min)
+    @staticmethod
+    def _bound(b: FactorBound | None) -> FactorBound:
+        return FactorBound(b.exact, b.max, b.min) if b else FactorBound()
 
-    def _spatial_exact_ok(self, fac_d: tuple[int, ...], dim: str) -> bool:
-        """One axis per dimension and level (Timeloop's `split`); an exact spatial
-        factor must be met."""
-        for i in range(self.n_levels):
-            if sum(1 for s, f in zip(self.slots, fac_d) if s.level == i and s.kind != "T" and f > 1) > 1:
-                return False
-        for i, level in enumerate(self.arch.storage):
-            lc = self.cons.levels.get(level.base_name)
-            if not lc or dim not in lc.spatial or lc.spatial[dim].exact is None:
-                continue
-            prod = 1
-            for s, f in zip(self.slots, fac_d):
-                if s.level == i and s.kind != "T":
-                    prod *= f
-            if prod != lc.spatial[dim].exact:
-                return False
-        return True
+    def _absorbable(self, levels: list[LevelSpace], i: int) -> bool:
+        lv = levels[i]
+        if not all(b.allows(1) for b in lv.temporal):
+            return False
+        parent = next(levels[j] for j in range(i - 1, -1, -1) if levels[j].free_temporal)
+        return not parent.fixed_inner and all(b.exact is None and b.max is None
+                                              for b in parent.temporal)
 
-    # -------------------------------------------------------------- chains
-    def chains(self, dim: str) -> list[tuple[int, ...]]:
-        """Every assignment of `dim`'s factors to slots that satisfies its bounds.
-
-        Slots are filled from the innermost out; the outermost slot takes the remainder.
-        """
-        if dim in self._chains:
-            return self._chains[dim]
-        bounds = self.bounds[dim]
-        order = list(reversed(range(len(self.slots))))      # innermost slot first
-        caps = [None if self.slots[k].kind == "T" else self.fanout[(self.slots[k].level,
-                                                                    self.slots[k].kind)]
-                for k in range(len(self.slots))]
-        out: list[tuple[int, ...]] = []
-        chain = [1] * len(self.slots)
-
-        def rec(j: int, rem: int) -> None:
-            k = order[j]
-            if j == len(order) - 1:
-                if bounds[k].allows(rem) and (caps[k] is None or rem <= caps[k]):
-                    chain[k] = rem
-                    c = tuple(chain)
-                    if self._spatial_exact_ok(c, dim):
-                        out.append(c)
-                return
-            for f in divisors(rem):
-                if bounds[k].allows(f) and (caps[k] is None or f <= caps[k]):
-                    chain[k] = f
-                    rec(j + 1, rem // f)
-            chain[k] = 1
-
-        rec(0, self.problem.bounds[dim])
-        self._chains[dim] = out
-        return out
-
-    # ---------------------------------------------------------- validity
-    def spatial_ok(self, fac: tuple[tuple[int, ...], ...]) -> bool:
-        for k, s in enumerate(self.slots):
-            if s.kind == "T":
-                continue
-            prod = 1
-            for di in range(len(self.dims)):
-                prod *= fac[di][k]
-            if prod > self.fanout[(s.level, s.kind)]:
-                return False
-        return True
-
-    def tiles(self, fac: tuple[tuple[int, ...], ...]) -> list[dict[str, int]]:
-        """Tile size of each dimension at each level (product of factors at and below it)."""
+    # ------------------------------------------------------------ dataplacement
+    def keep_choices(self) -> list[tuple[frozenset[str], ...]]:
+        """Every allowed keep set per level (fixed keeps plus any subset of the free ones)."""
         per_level = []
-        for i in range(self.n_levels):
-            t = {}
-            for di, d in enumerate(self.dims):
-                prod = 1
-                for k, s in enumerate(self.slots):
-                    if s.level >= i:
-                        prod *= fac[di][k]
-                t[d] = prod
-            per_level.append(t)
-        return per_level
-
-    def capacity_ok(self, fac: tuple[tuple[int, ...], ...], keep: tuple[frozenset[str], ...]) -> bool:
-        tiles = self.tiles(fac)
-        for i, level in enumerate(self.arch.storage):
-            eff = level.effective_size
-            if eff is None:
-                continue
-            used = 0
-            for ds in self.problem.data_spaces:
-                if ds.name in keep[i]:
-                    used += math.prod(tiles[i][d] for d in ds.dims)
-            if used > eff:
-                return False
-        return True
-
-    # ---------------------------------------------------------- orders
-    def perm_choices(self, i: int, fac: tuple[tuple[int, ...], ...]) -> list[tuple[str, ...]]:
-        """Distinct temporal orders (outermost first) at level i; unit loops collapse."""
-        k = self.slots.index(Slot(i, "T"))
-        nonunit = [d for di, d in enumerate(self.dims) if fac[di][k] > 1]
-        level = self.arch.storage[i]
-        lc = self.cons.levels.get(level.base_name)
-        fixed_inner = [d for d in (lc.temporal_permutation if lc else ()) if d in nonunit]
-        free = [d for d in nonunit if d not in fixed_inner]
-        rest_units = [d for d in self.dims if d not in nonunit]
-        out = []
-        seen: set[tuple[frozenset[str], ...]] = set()
-        for p in itertools.permutations(free):
-            # outermost first: unit dims, free dims, then the fixed innermost ones (reversed)
-            order = tuple(rest_units) + tuple(p) + tuple(reversed(fixed_inner))
-            sig = self._reuse_signature([d for d in order if d in nonunit])
-            if sig not in seen:
-                seen.add(sig)
-                out.append(order)
-        return out or [tuple(self.dims)]
-
-    def _reuse_signature(self, nonunit_outer_first: list[str]) -> tuple[frozenset[str], ...]:
-        """What a level's loop order changes in the counts.
-
-        Reuse (Timeloop's R) of a tensor below this level stops at the innermost loop
-        relevant to it, so an order matters only through, per tensor, the set of
-        irrelevant loops innermost at this level. Orders with equal signatures give
-        identical counts, energy and cycles.
-        """
-        sig = []
-        for ds in self.problem.data_spaces:
-            run = []
-            for d in reversed(nonunit_outer_first):
-                if d in ds.dims:
-                    break
-                run.append(d)
-            sig.append(frozenset(run))
-        return tuple(sig)
-
-    def keep_choices(self, i: int) -> list[frozenset[str]]:
-        free = self.keep_free[i]
-        out = []
-        for r in range(len(free) + 1):
-            for combo in itertools.combinations(free, r):
-                out.append(self.keep_fixed[i] | frozenset(combo))
-        return out
+        for lv in self.levels:
+            opts = []
+            for r in range(len(lv.keep_free) + 1):
+                for combo in itertools.combinations(lv.keep_free, r):
+                    opts.append(lv.keep_fixed | frozenset(combo))
+            per_level.append(opts)
+        return [tuple(k) for k in itertools.product(*per_level)]
 
     def default_keep(self) -> tuple[frozenset[str], ...]:
         """Timeloop's default for unconstrained dataspaces: keep."""
-        return tuple(self.keep_fixed[i] | frozenset(self.keep_free[i]) for i in range(self.n_levels))
+        return tuple(lv.keep_fixed | frozenset(lv.keep_free) for lv in self.levels)
 
-    # ------------------------------------------------------- conversion
-    def to_nest(self, c: Candidate) -> LoopNest:
-        levels = []
-        slot_index = {s: k for k, s in enumerate(self.slots)}
-        dim_index = {d: di for di, d in enumerate(self.dims)}
-        for i in range(self.n_levels):
-            kT = slot_index[Slot(i, "T")]
-            temporal = tuple((d, c.fac[dim_index[d]][kT]) for d in c.perm[i]
-                             if c.fac[dim_index[d]][kT] > 1)
-            spatial = []
-            for axis in ("X", "Y"):
-                k = slot_index.get(Slot(i, axis))
-                if k is None:
-                    continue
-                for di, d in enumerate(self.dims):
-                    if c.fac[di][k] > 1:
-                        spatial.append((d, c.fac[di][k], axis))
-            levels.append(LevelNest(temporal, tuple(spatial), c.keep[i]))
-        return LoopNest(tuple(levels))
+    # ------------------------------------------------------------------ spatial
+    def spatial_choices_cached(self) -> list[Spatial]:
+        if self._spatial is None:
+            self._spatial = self.spatial_choices()
+        return self._spatial
 
-    def to_mapping(self, c: Candidate) -> Mapping:
+    def spatial_choices(self) -> list[Spatial]:
+        """Every distinct spatial assignment (fan-out factors per level and dim).
+
+        Assignments whose factors agree differ only in axes, which change no count;
+        the first valid axes are kept for each.
+        """
+        fl = self.fanout_levels
+        per_dim: list[list[tuple[tuple[int, str], ...]]] = []
+        for di, d in enumerate(self.dims):
+            opts: list[tuple[tuple[int, str], ...]] = []
+
+            def rec(j: int, rem: int, acc: list[tuple[int, str]], di: int = di,
+                    opts: list = opts) -> None:
+                if j == len(fl):
+                    opts.append(tuple(acc))
+                    return
+                lv = self.levels[fl[j]]
+                b = lv.spatial[di]
+                for f in divisors(rem):
+                    if not b.allows(f):
+                        continue
+                    if f == 1:
+                        acc.append((1, ""))
+                        rec(j + 1, rem, acc)
+                        acc.pop()
+                        continue
+                    for axis, cap in (("X", lv.fanout[0]), ("Y", lv.fanout[1])):
+                        if f <= cap and lv.axis[di] in (None, axis):
+                            acc.append((f, axis))
+                            rec(j + 1, rem // f, acc)
+                            acc.pop()
+
+            rec(0, self.bounds[di], [])
+            per_dim.append(opts)
+        seen: dict[tuple, Spatial] = {}
+        caps = [self.levels[i].fanout for i in fl]
+
+        def combine(di: int, used: list[list[int]], acc: list) -> None:
+            if di == len(self.dims):
+                factors = [[1] * len(self.dims) for _ in range(self.n_levels)]
+                axes = [[""] * len(self.dims) for _ in range(self.n_levels)]
+                for dj, chain in enumerate(acc):
+                    for j, (f, axis) in enumerate(chain):
+                        factors[fl[j]][dj] = f
+                        axes[fl[j]][dj] = axis
+                key = tuple(tuple(r) for r in factors)
+                if key not in seen:
+                    seen[key] = Spatial(key, tuple(tuple(r) for r in axes))
+                return
+            for chain in per_dim[di]:
+                ok = True
+                new = [list(u) for u in used]
+                for j, (f, axis) in enumerate(chain):
+                    if axis == "X":
+                        new[j][0] *= f
+                        ok = new[j][0] <= caps[j][0]
+                    elif axis == "Y":
+                        new[j][1] *= f
+                        ok = new[j][1] <= caps[j][1]
+                    if not ok:
+                        break
+                if ok:
+                    acc.append(chain)
+                    combine(di + 1, new, acc)
+                    acc.pop()
+
+        combine(0, [[1, 1] for _ in fl], [])
+        return [seen[k] for k in sorted(seen)]
+
+    # ----------------------------------------------------------------- temporal
+    def deeper_limits(self) -> list[list[tuple[int, int, int | None]]]:
+        """Per temporal level index j and dim: (product of exact factors, product of
+        minimum factors, product of maximum factors or None) over the deeper temporal
+        levels, which what stays below level j must satisfy."""
+        tl = self.temporal_levels
+        out = []
+        for j in range(len(tl)):
+            row = []
+            for di in range(len(self.dims)):
+                ex = mn = 1
+                mx: int | None = 1
+                for k in tl[j + 1:]:
+                    b = self.levels[k].temporal[di]
+                    if b.exact is not None:
+                        ex *= b.exact
+                        mn *= b.exact
+                        if mx is not None:
+                            mx *= b.exact
+                    else:
+                        mn *= b.min or 1
+                        mx = None if (b.max is None or mx is None) else mx * b.max
+                row.append((ex, mn, mx))
+            out.append(row)
+        return out
+
+    def orders(self, i: int) -> tuple[tuple[str, ...], ...]:
+        """Allowed full loop orders of level i (outermost first): a permutation
+        constraint fixes the innermost loops, the others are free."""
+        if i not in self._orders:
+            fixed = [d for d in self.levels[i].fixed_inner if d in self.dims]
+            rest = [d for d in self.dims if d not in fixed]
+            self._orders[i] = tuple(tuple(p) + tuple(reversed(fixed))
+                                    for p in itertools.permutations(rest))
+        return self._orders[i]
+
+    def distinct_orders(self, i: int) -> tuple[tuple[str, ...], ...]:
+        """Enough of level i's orders to give every distinct reuse, whatever loops turn
+        out to have a bound of 1.
+
+        A tensor's reuse below the level depends only on the run of loops irrelevant to
+        it at the inner end of the level's loops with a bound above 1 (and whether that
+        run covers them all). For each set of such loops and each distinct outcome, the
+        first allowed order that produces it is kept. For GEMM this is 3 of the 6 orders.
+        """
+        if i not in self._distinct:
+            rels = [frozenset(ds.dims) for ds in self.problem.data_spaces]
+            groups: dict[tuple, list[tuple[str, ...]]] = {}
+            for r in range(len(self.dims), 0, -1):
+                for nonunit in itertools.combinations(self.dims, r):
+                    for order in self.orders(i):
+                        loops = [d for d in order if d in nonunit]
+                        sig = []
+                        for rel in rels:
+                            run = []
+                            for d in reversed(loops):
+                                if d in rel:
+                                    break
+                                run.append(d)
+                            sig.append((frozenset(run), len(run) == len(loops)))
+                        groups.setdefault((nonunit, tuple(sig)), []).append(order)
+            keep: list[tuple[str, ...]] = []
+            for members in groups.values():
+                if not any(o in keep for o in members):
+                    keep.append(members[0])
+            self._distinct[i] = tuple(o for o in self.orders(i) if o in keep)
+        return self._distinct[i]
+
+    # ------------------------------------------------------------- conversions
+    def to_mapping(self, c: Choice) -> Mapping:
         levels: dict[str, LevelMapping] = {}
-        slot_index = {s: k for k, s in enumerate(self.slots)}
-        for i, level in enumerate(self.arch.storage):
-            kT = slot_index[Slot(i, "T")]
-            lm = LevelMapping(target=level.base_name)
-            lm.temporal = {d: c.fac[di][kT] for di, d in enumerate(self.dims)}
+        for i, lv in enumerate(self.levels):
+            lm = LevelMapping(target=lv.name)
+            lm.temporal = {d: c.temporal[i][di] for di, d in enumerate(self.dims)}
             lm.temporal_permutation = tuple(reversed(c.perm[i]))
-            kx, ky = slot_index.get(Slot(i, "X")), slot_index.get(Slot(i, "Y"))
-            if kx is not None or ky is not None:
-                sp = {}
-                xs, ys = [], []
-                for di, d in enumerate(self.dims):
-                    fx = c.fac[di][kx] if kx is not None else 1
-                    fy = c.fac[di][ky] if ky is not None else 1
-                    if fx > 1 and fy > 1:
-                        raise InvalidMappingError(
-                            f"dimension {d} split over both axes of {level.base_name}",
-                            field=f"mapping.{level.base_name}.spatial",
-                            expected="one axis per dimension (Timeloop's split)")
-                    sp[d] = fx * fy
-                    (xs if fx > 1 else ys).append(d)
-                lm.spatial = sp
+            if lv.fanout != (1, 1):
+                f, ax = c.spatial.factors[i], c.spatial.axes[i]
+                xs = [d for di, d in enumerate(self.dims) if f[di] > 1 and ax[di] == "X"]
+                ys = [d for di, d in enumerate(self.dims) if d not in xs]
+                lm.spatial = {d: f[di] for di, d in enumerate(self.dims)}
                 lm.spatial_permutation = tuple(xs + ys)
                 lm.split = len(xs)
             lm.keep = c.keep[i]
             lm.bypass = self.all_ds - c.keep[i]
-            levels[level.base_name] = lm
+            levels[lv.name] = lm
         return Mapping(levels=levels)
 
-    def from_mapping(self, m: Mapping) -> Candidate | None:
-        """Candidate for an existing mapping (None when it is outside this mapspace's slots)."""
-        fac = [[1] * len(self.slots) for _ in self.dims]
-        perm = []
-        keep = []
-        for i, level in enumerate(self.arch.storage):
-            lm = m.levels.get(level.base_name) or LevelMapping(target=level.base_name)
-            for di, d in enumerate(self.dims):
-                fac[di][self.slots.index(Slot(i, "T"))] = lm.temporal.get(d, 1)
-                v = lm.spatial.get(d, 1)
-                if v > 1:
-                    order = list(lm.spatial_permutation) + [x for x in self.dims if x not in lm.spatial_permutation]
-                    split = lm.split if lm.split is not None else len(order)
-                    axis = "X" if order.index(d) < split else "Y"
-                    if Slot(i, axis) not in self.slots:
-                        return None
-                    fac[di][self.slots.index(Slot(i, axis))] = v
-            inner = [d for d in lm.temporal_permutation if d in self.dims]
-            rest = [d for d in self.dims if d not in inner]
-            perm.append(tuple(reversed(rest)) + tuple(reversed(inner)))
-            if lm.keep is None and lm.bypass is None:
-                keep.append(self.default_keep()[i])
-            else:
-                keep.append(self.all_ds - (lm.bypass or frozenset()))
-        return Candidate(tuple(tuple(x) for x in fac), tuple(perm), tuple(keep))
-
-    # ------------------------------------------------------------ sampling
-    def random_candidate(self, rng: random.Random) -> Candidate | None:
-        fac = []
-        for d in self.dims:
-            ch = self.chains(d)
-            if not ch:
-                return None
-            fac.append(ch[rng.randrange(len(ch))])
-        fac_t = tuple(fac)
-        if not self.spatial_ok(fac_t):
-            return None
-        keep = tuple(rng.choice(self.keep_choices(i)) for i in range(self.n_levels))
-        if not self.capacity_ok(fac_t, keep):
-            return None
-        perm = tuple(rng.choice(self.perm_choices(i, fac_t)) for i in range(self.n_levels))
-        return Candidate(fac_t, perm, keep)
-
-    def normalize_perm(self, fac: tuple[tuple[int, ...], ...], perm: tuple[tuple[str, ...], ...]
-                       ) -> tuple[tuple[str, ...], ...]:
-        """Keep a previous order where still valid, else the first allowed one."""
+    def to_nest(self, c: Choice) -> LoopNest:
         out = []
         for i in range(self.n_levels):
-            choices = self.perm_choices(i, fac)
-            k = self.slots.index(Slot(i, "T"))
-            nonunit = [d for di, d in enumerate(self.dims) if fac[di][k] > 1]
-            want = [d for d in perm[i] if d in nonunit]
-            match = next((c for c in choices if [d for d in c if d in nonunit] == want), None)
-            out.append(match or choices[0])
-        return tuple(out)
+            temporal = tuple((d, c.temporal[i][self.dims.index(d)]) for d in c.perm[i]
+                             if c.temporal[i][self.dims.index(d)] > 1)
+            spatial = []
+            for axis in ("X", "Y"):
+                for di, d in enumerate(self.dims):
+                    f = c.spatial.factors[i][di]
+                    if f > 1 and c.spatial.axes[i][di] == axis:
+                        spatial.append((d, f, axis))
+            out.append(LevelNest(temporal, tuple(spatial), c.keep[i]))
+        return LoopNest(tuple(out))
+
+    def from_mapping(self, m: Mapping, file: str | None = None) -> Choice:
+        """The mapspace point of an existing mapping (a seed), or an InvalidMappingError
+        naming the first constraint it breaks. Loops of `inter_*_spatial` levels move
+        into the level above (module doc), which never makes the mapping worse."""
+        from cim_plugin.model.nest import build_nest
+
+        nest = build_nest(self.arch, self.problem, m, default_keep=dict(
+            zip((lv.name for lv in self.levels), self.default_keep())))
+        dims = self.dims
+        temporal = [[1] * len(dims) for _ in self.levels]
+        perm: list[list[str]] = [[] for _ in self.levels]
+        factors = [[1] * len(dims) for _ in self.levels]
+        axes = [[""] * len(dims) for _ in self.levels]
+        host = 0
+        for i, lv in enumerate(self.levels):
+            ln = nest.levels[i]
+            if lv.free_temporal:
+                host = i
+            for d, b in ln.temporal:
+                di = dims.index(d)
+                if temporal[host][di] > 1 and host != i:
+                    # the same dimension already loops at the host: merged innermost
+                    perm[host].remove(d)
+                temporal[host][di] *= b
+                perm[host].append(d)
+            for d, b, axis in ln.spatial:
+                factors[i][dims.index(d)] = b
+                axes[i][dims.index(d)] = axis
+        full_perm = tuple(tuple(d for d in dims if d not in p) + tuple(p) for p in perm)
+        choice = Choice(keep=tuple(ln.keep for ln in nest.levels),
+                        spatial=Spatial(tuple(tuple(r) for r in factors),
+                                        tuple(tuple(r) for r in axes)),
+                        temporal=tuple(tuple(r) for r in temporal), perm=full_perm)
+        why = self.why_outside(choice)
+        if why is not None:
+            raise InvalidMappingError(f"the mapping is outside the mapspace: {why[1]}",
+                                      file=file or m.source, field=why[0],
+                                      expected="a mapping that satisfies the spec's constraints")
+        return self.canonical_orders(choice)
+
+    def canonical_orders(self, c: Choice) -> Choice:
+        """The same mapping with each level's order replaced by the first allowed order
+        giving the same loop sequence over the loops with a bound above 1."""
+        perms = []
+        for i in range(self.n_levels):
+            nonunit = [d for d in c.perm[i] if c.temporal[i][self.dims.index(d)] > 1]
+            match = next((o for o in self.orders(i)
+                          if [d for d in o if c.temporal[i][self.dims.index(d)] > 1] == nonunit),
+                         c.perm[i])
+            perms.append(match)
+        return Choice(c.keep, c.spatial, c.temporal, tuple(perms))
+
+    def why_outside(self, c: Choice) -> tuple[str, str] | None:
+        """(field, reason) of the first constraint `c` breaks, or None."""
+        for i, lv in enumerate(self.levels):
+            where = f"constraints of {lv.name}"
+            if not lv.keep_fixed <= c.keep[i]:
+                missing = sorted(lv.keep_fixed - c.keep[i])
+                return f"{where}.keep", f"{lv.name} must keep {', '.join(missing)}"
+            extra = c.keep[i] - lv.keep_fixed - frozenset(lv.keep_free)
+            if extra:
+                return f"{where}.bypass", f"{lv.name} must bypass {', '.join(sorted(extra))}"
+            for di, d in enumerate(self.dims):
+                t = c.temporal[i][di]
+                if not lv.free_temporal and t != 1:
+                    return f"{where}.temporal", f"{lv.name} cannot hold temporal loops ({d}{t})"
+                if not lv.temporal[di].allows(t):
+                    return f"{where}.temporal.factors", f"temporal {d}{t} at {lv.name} breaks the bound"
+                s = c.spatial.factors[i][di]
+                if lv.fanout != (1, 1) and not lv.spatial[di].allows(s):
+                    return f"{where}.spatial.factors", f"spatial {d}{s} at {lv.name} breaks the bound"
+                if s > 1 and lv.axis[di] not in (None, c.spatial.axes[i][di]):
+                    return f"{where}.spatial.split", f"{d} must be on {lv.axis[di]} at {lv.name}"
+            nonunit = [d for d in c.perm[i] if c.temporal[i][self.dims.index(d)] > 1]
+            if not any([d for d in o if d in nonunit] == nonunit for o in self.orders(i)):
+                return (f"{where}.temporal.permutation",
+                        f"loop order {''.join(reversed(nonunit))} (innermost first) at {lv.name} "
+                        f"breaks the permutation {''.join(lv.fixed_inner)}")
+        return None
+
+    # ------------------------------------------------------------ diagnostics
+    def empty_reason(self) -> InvalidMappingError:
+        """Name the constraint that leaves no mapping."""
+        for di, d in enumerate(self.dims):
+            pinned = []
+            prod = 1
+            for i, lv in enumerate(self.levels):
+                for b, kind in ((lv.temporal[di], "temporal"), (lv.spatial[di], "spatial")):
+                    if b.exact is not None:
+                        prod *= b.exact
+                        pinned.append(f"{lv.name}.{kind} {d}={b.exact}")
+            if self.bounds[di] % prod:
+                return InvalidMappingError(
+                    f"no factorization of {d}={self.bounds[di]} satisfies the factor "
+                    f"constraints ({', '.join(pinned)})", field=f"constraints factors of {d}",
+                    expected="factors that divide the dimension")
+        return InvalidMappingError("no valid mapping: the constraints, fan-outs and capacities "
+                                   "exclude every mapping", field="mapspace",
+                                   expected="looser constraints or larger buffers")
+
+
+def _replace(lv: LevelSpace, **kw) -> LevelSpace:
+    import dataclasses
+
+    return dataclasses.replace(lv, **kw)
+
+
+__all__ = ["Choice", "LevelSpace", "MapSpace", "Spatial"]

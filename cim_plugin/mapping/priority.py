@@ -153,8 +153,7 @@ class PriorityMapping:
                 t["bypass"] = byp
             out.append(t)
         bank, perm, split = self._bank_spatial()
-        for dummy, f, p, s in ((f"inter_{nm.bank}_spatial", bank, perm, split),
-                               (f"inter_{nm.array}_spatial", self.array, "NKM", 1)):
+        for dummy, f, p, s in self._spatial_levels(bank, perm, split):
             out.append({"target": dummy, "type": "spatial", "factors": fac(f),
                         "permutation": p, "split": s})
             out.append({"target": dummy, "type": "temporal", "factors": fac({}),
@@ -178,8 +177,7 @@ class PriorityMapping:
                 temporal_permutation=tuple(loop_order(f["M"], f["N"], f["K"])),
                 keep=frozenset(level.keeps), bypass=all_ds - frozenset(level.keeps))
         bank, perm, split = self._bank_spatial()
-        for dummy, f, p, s in ((f"inter_{nm.bank}_spatial", bank, perm, split),
-                               (f"inter_{nm.array}_spatial", self.array, "NKM", 1)):
+        for dummy, f, p, s in self._spatial_levels(bank, perm, split):
             levels[dummy] = LevelMapping(target=dummy, temporal={d: 1 for d in DIMS},
                                          temporal_permutation=tuple("MNK"),
                                          spatial={d: f.get(d, 1) for d in DIMS},
@@ -192,10 +190,21 @@ class PriorityMapping:
                                         bypass=all_ds - {keep})
         return Mapping(levels=levels)
 
+    def _spatial_levels(self, bank: dict[str, int], perm: str, split: int
+                        ) -> list[tuple[str, dict[str, int], str, int]]:
+        """The fan-out levels Timeloop inserts: the banks' only when there is more than
+        one bank (a fan-out of 1 inserts no level), then the array's."""
+        nm = self.names
+        out = []
+        if self.banks[0] * self.banks[1] > 1:
+            out.append((f"inter_{nm.bank}_spatial", bank, perm, split))
+        out.append((f"inter_{nm.array}_spatial", self.array, "NKM", 1))
+        return out
+
     def level_order_inner_first(self) -> list[str]:
         nm = self.names
-        return [nm.storage, nm.out, nm.inp, f"inter_{nm.array}_spatial",
-                f"inter_{nm.bank}_spatial", *[lv.name for lv, _ in reversed(self.plain)]]
+        spatial = [name for name, *_ in reversed(self._spatial_levels(self.bank, "", 0))]
+        return [nm.storage, nm.out, nm.inp, *spatial, *[lv.name for lv, _ in reversed(self.plain)]]
 
     def to_yaml_list(self) -> list[dict[str, Any]]:
         return self.mapping().to_yaml_list(self.level_order_inner_first(), DIMS)

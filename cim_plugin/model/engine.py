@@ -15,6 +15,8 @@ import math
 from dataclasses import dataclass
 
 from cim_plugin.errors import InputError, InvalidMappingError
+from cim_plugin.model.counts import innermost_accesses, priced, slowdown, transfer
+from cim_plugin.model.counts import level_cycles as cycles_of_level
 from cim_plugin.model.nest import LoopNest
 from cim_plugin.model.result import ComputeStats, DataSpaceStats, EvalResult, LevelStats
 from cim_plugin.spec.arch import Architecture, StorageLevel
@@ -42,6 +44,11 @@ class ModelOptions:
     compute_latency_cycles: float | None = None
     check_capacity: bool = True
     check_fanout: bool = True
+    #: padded factorization: the problem given to the engine is padded (its factors
+    #: multiply to more than the real dimensions); these are the real problem's MACs and
+    #: read-write tensor size, which Timeloop counts as the computes (docs/model.md)
+    actual_computes: int | None = None
+    actual_rw_size: int | None = None
 
 
 @dataclass(frozen=True)
@@ -157,7 +164,6 @@ class Engine:
 
             k0 = keepers[-1]
             _, mc0 = sc_mc(k0, n)
-            inner_accesses = macs // (sp_all_above[k0] * mc0)
             st = {i: DataSpaceStats() for i in keepers}
             for i in keepers:
                 s = st[i]
@@ -165,25 +171,17 @@ class Engine:
                 s.partition_size = part[i]
                 s.utilized_instances = sp_all_above[i]
                 s.utilized_clusters = sp_all_above[i]
-            if ds.read_write:
-                st[k0].updates = inner_accesses
-                st[k0].reads = inner_accesses - part[k0]
-                for c, p in zip(keepers[::-1], keepers[-2::-1]):
-                    sc, _ = sc_mc(p, c)
-                    pas = tile[c] * reuse[c]
-                    st[c].fills = pas - part[c]
-                    st[p].updates = pas * sc
-                    st[p].reads = pas * sc - part[p]
-                for i in keepers:
+            st[k0].reads, st[k0].updates = innermost_accesses(macs, sp_all_above[k0], mc0, part[k0],
+                                                              ds.read_write)
+            for c, p in zip(keepers[::-1], keepers[-2::-1]):
+                sc, _ = sc_mc(p, c)
+                st[c].fills, st[p].reads, st[p].updates = transfer(
+                    tile[c] * reuse[c], sc, part[c], part[p], ds.read_write)
+            for i in keepers:
+                if ds.read_write:
                     st[i].temporal_reductions = st[i].reads
                     st[i].address_generations = st[i].updates + st[i].fills
-            else:
-                st[k0].reads = inner_accesses
-                for c, p in zip(keepers[::-1], keepers[-2::-1]):
-                    sc, _ = sc_mc(p, c)
-                    st[c].fills = tile[c] * reuse[c]
-                    st[p].reads = st[c].fills * sc
-                for i in keepers:
+                else:
                     st[i].address_generations = st[i].reads + st[i].fills
             for i in keepers:
                 stats[i][name] = st[i]
@@ -207,17 +205,11 @@ class Engine:
         level_cycles: list[int] = []
         throttles: list[float] = []
         for i, level in enumerate(storage):
-            rd = sum(s.reads for s in stats[i].values()) / compute_cycles
-            wr = sum(s.fills + s.updates for s in stats[i].values()) / compute_cycles
-            slow = 1.0
-            if level.read_bandwidth is not None and rd > 0:
-                slow = min(slow, level.read_bandwidth / rd)
-            if level.write_bandwidth is not None and wr > 0:
-                slow = min(slow, level.write_bandwidth / wr)
-            if level.shared_bandwidth is not None and rd + wr > 0:
-                slow = min(slow, level.shared_bandwidth / (rd + wr))
+            slow = slowdown(compute_cycles, sum(s.reads for s in stats[i].values()),
+                            sum(s.fills + s.updates for s in stats[i].values()),
+                            level.read_bandwidth, level.write_bandwidth, level.shared_bandwidth)
             throttles.append(slow)
-            level_cycles.append(int(math.ceil(compute_cycles / slow)))
+            level_cycles.append(cycles_of_level(compute_cycles, slow))
         cycles = max([int(math.ceil(compute_cycles)), *level_cycles])
 
         # -------------------------------------------------------------- energy
@@ -228,14 +220,15 @@ class Engine:
             raise InputError(f"ERT has no compute action for {arch.compute.base_name}",
                              file=self.ert.source, field=f"ERT.{arch.compute.base_name}",
                              expected=f"one of {', '.join(COMPUTE_ACTIONS)}")
-        compute_energy_total = macs * self.compute_energy
+        real = self.options.actual_computes or macs
+        compute_energy_total = real * self.compute_energy
         compute = ComputeStats(name=arch.compute.base_name, instances=arch.compute.instances,
-                               utilized_instances=utilized_units, computes=macs,
+                               utilized_instances=utilized_units, computes=real,
                                cycles=int(math.ceil(compute_cycles)),
                                energy_pJ=compute_energy_total,
                                energy_per_compute_pJ=self.compute_energy,
                                area_um2=self._area(arch.compute.base_name))
-        fj[compute.name] = compute_energy_total * 1000.0 / macs
+        fj[compute.name] = compute_energy_total * 1000.0 / real
         total = compute_energy_total
         for i in range(n - 1, -1, -1):
             level = storage[i]
@@ -253,7 +246,7 @@ class Engine:
                             f"ERT has no {what} action for level {level.base_name}, which keeps {name}",
                             file=self.ert.source, field=f"ERT.{level.base_name}",
                             expected=f"an ERT table for {level.base_name} with read, write, update, leak")
-                    energy += -(-count // block) * unit
+                    energy += priced(count, block, unit)
                 s.energy_per_instance_pJ = energy
                 s.energy_pJ = energy * s.utilized_instances
                 level_total += s.energy_pJ
@@ -266,18 +259,19 @@ class Engine:
                 bandwidth_throttling=throttles[i], leakage_pJ=leakage, energy_pJ=level_total,
                 area_um2=self._area(level.base_name), dataspaces=dict(stats[i])))
             if not level.dummy:
-                fj[level.base_name] = level_total * 1000.0 / macs
-        fj["Total"] = total * 1000.0 / macs
-        rw_size = sum(self.sizes[ds.name] for ds in self.spaces if ds.read_write)
+                fj[level.base_name] = level_total * 1000.0 / real
+        fj["Total"] = total * 1000.0 / real
+        rw_size = self.options.actual_rw_size if self.options.actual_rw_size is not None else \
+            sum(self.sizes[ds.name] for ds in self.spaces if ds.read_write)
         area = sum(c.instances * self._area(c.base_name) for c in arch.components)
         return EvalResult(
-            computes=macs, cycles=cycles, energy_pJ=total,
-            gflops=(2 * macs - rw_size) / cycles,
+            computes=real, cycles=cycles, energy_pJ=total,
+            gflops=(2 * real - rw_size) / cycles,
             # busy fraction of the compute units; with a latency of L cycles per operation a
             # unit can start one operation every L cycles (L = 1: Timeloop's definition)
-            utilization=macs * self.compute_latency / (arch.compute.instances * cycles),
+            utilization=real * self.compute_latency / (arch.compute.instances * cycles),
             levels=level_results, compute=compute, fj_per_compute=fj, area_um2=area,
-            warnings=warnings)
+            warnings=warnings, compute_latency_cycles=self.compute_latency)
 
     def _area(self, name: str) -> float:
         if self.art is None:

@@ -66,6 +66,7 @@ class EvalResult:
     area_um2: float = 0.0
     warnings: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+    compute_latency_cycles: float = 1.0        # cycles per compute operation (docs/model.md)
 
     @property
     def edp(self) -> float:
@@ -88,6 +89,7 @@ class EvalResult:
             "utilization": float(self.utilization),
             "edp_J_cycle": float(self.edp),
             "area_um2": float(self.area_um2),
+            "compute_latency_cycles": float(self.compute_latency_cycles),
             "fj_per_compute": {k: float(v) for k, v in self.fj_per_compute.items()},
             "compute": asdict(self.compute),
             "levels": [

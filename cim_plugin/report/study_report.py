@@ -67,7 +67,9 @@ def result_rows(cfg: StudyConfig, gemms: list[Gemm], records: dict[Point, Any]) 
             row.update(gemm_metrics(er, DesignInfo(name=design)))
             row.update({"macros_used": rec["macros"], "sizing": rec.get("sizing", "-"),
                         "latency_cycles": rec["latency_cycles"],
-                        "mapper_evaluated": rec["mapper"]["evaluated"], "error": ""})
+                        "mapper_search": rec["mapper"]["search"],
+                        "mapper_optimal": bool(rec["mapper"]["optimal"]),
+                        "mapper_gap": rec["mapper"]["gap"], "error": ""})
             for lv in res["levels"]:
                 if lv["energy_pJ"] or lv["dataspaces"]:
                     row[f"energy_{lv['name']}_J"] = lv["energy_pJ"] * 1e-12

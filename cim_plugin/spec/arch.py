@@ -117,6 +117,12 @@ class ComputeLevel(Component):
 
     word_bits: int = 8
 
+    @property
+    def is_cim(self) -> bool:
+        """A CiM unit: its class or subclass names CiM, or it carries a CiM latency."""
+        return "cim" in f"{self.cls} {self.subclass or ''}".lower() \
+            or "cim_latency_cycles" in self.attributes
+
 
 @dataclass(frozen=True)
 class Architecture:

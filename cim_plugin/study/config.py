@@ -34,10 +34,10 @@ class StudyConfig:
     cim_strategy: str = "priority+search"
     baseline_strategy: str = "search"
     objective: str = "edp"
+    search: str = "fast"                         # mapper mode: fast | exact
     backend: str = "embedded"
     duplicate: bool = False
     paper_compat: bool = False
-    seed: int = 0
     models: tuple[dict[str, Any], ...] = field(default=())   # e.g. {model: gpt-j-6b, phase: prefill}
 
     def __hash__(self) -> int:
@@ -112,6 +112,7 @@ def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None
     for key, allowed in (("sizing", SIZINGS), ("cim_strategy", STRATEGIES),
                          ("baseline_strategy", ("search", "seed")),
                          ("objective", ("edp", "energy", "delay")),
+                         ("search", ("fast", "exact")),
                          ("backend", ("embedded", "timeloop"))):
         if key in data:
             if data[key] not in allowed:
@@ -127,8 +128,6 @@ def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None
                 raise InputError(f"{data[key]!r} is not true/false", file=file, field=key,
                                  expected="true or false")
             kw[key] = data[key]
-    if "seed" in data:
-        kw["seed"] = int(data["seed"])
     cfg = StudyConfig(**kw)
     _validate_names(cfg, file)
     return cfg

@@ -41,7 +41,7 @@ class Point:
         payload = {"v": __version__, "p": self.__dict__, "backend": cfg.backend, "sizing": cfg.sizing,
                    "banks": list(cfg.banks), "cim": cfg.cim_strategy,
                    "base": cfg.baseline_strategy, "obj": cfg.objective, "dup": cfg.duplicate,
-                   "seed": cfg.seed}
+                   "search": cfg.search}
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:24]
 
 
@@ -86,6 +86,8 @@ def evaluate_point(point: Point, cfg: StudyConfig, workdir: Path | None = None) 
     """
     from cim_plugin.export.build import Sizing, build, get_macro
     from cim_plugin.library.ert_gen import generate_tables
+    from cim_plugin.library.latency import compute_latency
+    from cim_plugin.mapping.cim import priority_seeds
     from cim_plugin.mapping.constraints import parse_constraints
     from cim_plugin.mapping.mapspace import MapSpace
     from cim_plugin.mapping.search import search
@@ -102,23 +104,22 @@ def evaluate_point(point: Point, cfg: StudyConfig, workdir: Path | None = None) 
     arch = b.architecture
     problem = gemm_problem(point.m, point.n, point.k)
     ert, art = generate_tables(arch)
-    latency = float(macro.latency_cycles) if macro is not None else None
+    latency, _ = compute_latency(arch)
     engine = Engine(arch, problem, ert, art, ModelOptions(compute_latency_cycles=latency))
     template_targets = flatten_v4_constraints(b.v4)["targets"]
     space = MapSpace(arch, problem, parse_constraints(template_targets, arch, problem))
     seeds = []
     if b.mapping is not None:
-        cand = space.from_mapping(b.mapping.mapping())
-        if cand is not None:
-            seeds.append(cand)
+        seeds.append(space.from_mapping(b.mapping.mapping()))
     strategy = cfg.cim_strategy if macro is not None else cfg.baseline_strategy
-    if strategy == "priority" and macro is not None:
+    if strategy in ("priority", "seed") and seeds:
         sr = search(space, engine, objective=cfg.objective, mode="seed", seeds=seeds)
-    elif strategy == "priority+search":
-        sr = search(space, engine, objective=cfg.objective, mode="fast", seeds=seeds,
-                    seed=cfg.seed, samples=0, starts=1)
     else:
-        sr = search(space, engine, objective=cfg.objective, mode="fast", seeds=seeds, seed=cfg.seed)
+        if strategy == "priority+search":
+            seeds += [c for c in priority_seeds(space) if c not in seeds]
+        elif strategy == "search":
+            seeds = []
+        sr = search(space, engine, objective=cfg.objective, mode=cfg.search, seeds=seeds)
     r = sr.result
     embedded = None
     if cfg.backend == "timeloop":
@@ -130,7 +131,7 @@ def evaluate_point(point: Point, cfg: StudyConfig, workdir: Path | None = None) 
         "sizing": mode if macro is not None else "-",
         "macros": n_macros,
         "banks": [b.params.banks_x, b.params.banks_y] if macro is not None else None,
-        "latency_cycles": latency or 1.0,
+        "latency_cycles": latency,
         "result": r.to_json_dict(),
         "mapper": sr.mapper_json(),
         "mapping": sr.mapping.to_yaml_list(order, problem.dimensions),

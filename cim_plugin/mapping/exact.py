@@ -1,0 +1,365 @@
+"""Exact search: branch and bound over placements and temporal loops, with a certificate.
+
+Order of decisions (coarse to fine, each pruned as soon as it is decided):
+  1. placement: what every level keeps and every fan-out factor (`MapSpace`);
+     placements are visited by increasing lower bound (`bounds.placement_bound`) and
+     the search stops at the first whose bound reaches the best mapping found;
+  2. temporal loops, level by level from the outermost in: a node is a boundary
+     between levels; its children are every factor choice of the next level times
+     every loop order that changes reuse, priced all at once (`PlacedNest`). A child
+     whose tiles overflow a level below is dropped (capacity only shrinks as more
+     factors move out), one whose lower bound reaches the best score is pruned, the
+     rest are visited by increasing bound.
+
+When the search ends, every pruned subtree had a bound at least the best score, so
+the best mapping is optimal (`optimal`, gap 0). When a deadline or a node budget
+stops it first, the smallest bound left unexplored is reported as `lower_bound`:
+no mapping of the mapspace is better than that.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from cim_plugin.mapping.bounds import objective_bound, placement_bound
+from cim_plugin.mapping.factors import divisors
+from cim_plugin.mapping.mapspace import Choice, MapSpace, Spatial
+from cim_plugin.mapping.objective import Objective
+from cim_plugin.model.engine import Engine
+from cim_plugin.model.partial import NestModel, PlacedNest, Placement, run_after
+
+#: relative tolerance of the optimality proof: subtrees that could improve the best
+#: score by less than this are not explored (float rounding is ~1e-15)
+TOLERANCE = 1e-9
+_CHUNK = 1 << 15
+_SCALAR = 24          # children priced one by one below this many
+
+
+class _Stop(Exception):
+    """Deadline or node budget reached."""
+
+
+@dataclass
+class Stats:
+    placements: int = 0
+    placements_pruned: int = 0
+    nodes: int = 0
+    children: int = 0
+    pruned_capacity: int = 0
+    pruned_bound: int = 0
+    equivalent_orders: int = 0
+    leaves: int = 0
+
+    def to_json(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class Outcome:
+    best: tuple[float, Choice] | None
+    complete: bool
+    lower_bound: float
+    stats: Stats = field(default_factory=Stats)
+
+
+@dataclass
+class _Node:
+    j: int                          # index of the next temporal level to decide
+    remaining: tuple[int, ...]      # temporal product left for that level and below
+    runs: tuple[int, ...]           # trailing run per tensor at the boundary
+    energy: float
+    reads: list[float]
+    writes: list[float]
+    loops: tuple[tuple[tuple[int, ...], tuple[int, ...]], ...]   # (factors, order) per temporal level
+
+
+class BranchAndBound:
+    """One exact search of a mapspace for an objective."""
+
+    def __init__(self, space: MapSpace, engine: Engine, objective: Objective, *,
+                 deadline: float | None = None, max_nodes: int | None = None,
+                 beam: int | None = None, max_placements: int | None = None,
+                 gap: float = TOLERANCE) -> None:
+        self.space = space
+        self.engine = engine
+        self.objective = objective
+        self.deadline = deadline
+        self.max_nodes = max_nodes
+        self.beam = beam                    # follow only the `beam` best children (heuristic)
+        self.max_placements = max_placements  # explore only this many placements (heuristic)
+        #: subtrees whose bound is within `gap` of the best are not explored: the answer is
+        #: then at most that far from optimal (TOLERANCE for the exact search)
+        self.cut = 1.0 / (1.0 + gap)
+        self.stats = Stats()
+        self.best: tuple[float, Choice] | None = None
+        self.open_bound = math.inf          # smallest bound left unexplored on a stop
+        self.tl = space.temporal_levels
+        self.limits = space.deeper_limits()
+        self.dim_index = {d: i for i, d in enumerate(space.dims)}
+        self._orders_idx: dict[int, list[tuple[int, ...]]] = {}
+
+    # ------------------------------------------------------------------ driver
+    def placements(self) -> Iterator[tuple[float, PlacedNest, Spatial]]:
+        """Placements by increasing lower bound, built lazily: a cheap bound (compute
+        energy and time) orders them first, and the full bound of `bounds.py` is only
+        computed for those that reach the front."""
+        model = NestModel(self.engine)
+        heap: list[tuple[float, int, int, Any, Spatial]] = []
+        seq = 0
+        for keep in self.space.keep_choices():
+            for sp in self.space.spatial_choices_cached():
+                energy, cycles = model.compute_floor(math.prod(math.prod(r) for r in sp.factors))
+                heap.append((float(self.objective.score(energy, cycles)), seq, 0, keep, sp))
+                seq += 1
+        heapq.heapify(heap)
+        ones = (1,) * len(self.space.dims)
+        while heap:
+            lb, k, kind, item, sp = heapq.heappop(heap)
+            if kind == 1:
+                self._pending = len(heap)
+                yield lb, item, sp
+                continue
+            try:
+                placed = PlacedNest(model, Placement(item, sp.factors))
+            except ValueError:
+                continue
+            if not all(placed.fits(c, ones) for c in range(self.space.n_levels)):
+                continue
+            heapq.heappush(heap, (max(lb, placement_bound(placed, self.objective)), k, 1, placed, sp))
+
+    def run(self, incumbent: tuple[float, Choice] | None = None) -> Outcome:
+        """Search from `incumbent`; the outcome is proven optimal when no subtree left
+        unexplored (by a stop, a beam or a placement limit) has a bound below it."""
+        self.best = incumbent
+        self._pending = 0
+        ranked = self.placements()
+        explored = 0
+        for lb, placed, sp in ranked:
+            if self.best is not None and lb >= self.best[0] * self.cut:
+                self.stats.placements_pruned += 1 + self._pending
+                break
+            if self.max_placements is not None and explored >= self.max_placements:
+                self.open_bound = min(self.open_bound, lb)
+                break
+            explored += 1
+            self.stats.placements += 1
+            root = _Node(0, placed.t_tot, (1,) * len(placed.tensors), placed.energy0,
+                         [float(x) for x in placed.reads0], [float(x) for x in placed.writes0], ())
+            try:
+                self._visit(placed, sp, root)
+            except _Stop:
+                following = next(ranked, None)
+                if following is not None:
+                    self.open_bound = min(self.open_bound, following[0])
+                break
+        best = self.best[0] if self.best else math.inf
+        lower = min(self.open_bound, best)
+        complete = self.best is None and self.open_bound == math.inf or \
+            lower >= best * self.cut
+        return Outcome(self.best, complete, lower, self.stats)
+
+    def _check_budget(self) -> None:
+        self.stats.nodes += 1
+        if self.max_nodes is not None and self.stats.nodes > self.max_nodes:
+            raise _Stop
+        if self.deadline is not None and time.perf_counter() > self.deadline:
+            raise _Stop
+
+    # ------------------------------------------------------------------ search
+    def _visit(self, placed: PlacedNest, sp: Spatial, node: _Node) -> None:
+        self._check_budget()
+        children = self._expand(placed, sp, node)
+        if children is None:
+            return
+        if self.beam is not None and len(children) > self.beam:
+            self.open_bound = min(self.open_bound, children[self.beam][0])
+            children = children[: self.beam]
+        for idx, (lb, child) in enumerate(children):
+            if self.best is not None and lb >= self.best[0] * self.cut:
+                self.stats.pruned_bound += len(children) - idx
+                return
+            try:
+                self._visit(placed, sp, child)
+            except _Stop:
+                rest = [c[0] for c in children[idx:]]
+                self.open_bound = min(self.open_bound, *rest)
+                raise
+
+    def _options(self, j: int, level: int, remaining: tuple[int, ...], placed: PlacedNest,
+                 nxt: int) -> list[list[int]] | None:
+        """Factor choices per dimension at `level`: its bounds, what the deeper levels'
+        bounds need, and tiles that fit the levels down to the next decision alone."""
+        last = j == len(self.tl) - 1
+        opts = []
+        for di, r in enumerate(remaining):
+            bound = self.space.levels[level].temporal[di]
+            ex, mn, mx = self.limits[j][di]
+            for c in range(level + 1, nxt + 1):
+                lim = placed.max_remaining(c, di)
+                if lim is not None:
+                    mx = lim if mx is None else min(mx, lim)
+            choices = [r] if last else divisors(r)
+            ok = [f for f in choices if bound.allows(f) and (r // f) % ex == 0
+                  and r // f >= mn and (mx is None or r // f <= mx)]
+            if not ok:
+                return None
+            opts.append(ok)
+        return opts
+
+    def _expand(self, placed: PlacedNest, sp: Spatial, node: _Node
+                ) -> list[tuple[float, _Node]] | None:
+        """Price every child of `node`; record leaves; return the open children by bound.
+
+        A child is a factor choice for the next temporal level times one of its loop
+        orders that changes reuse. Few children are priced one by one with exact
+        integers; many are priced at once with numpy, in chunks.
+        """
+        j = node.j
+        level = self.tl[j]
+        last = j == len(self.tl) - 1
+        nxt = self.space.n_levels - 1 if last else self.tl[j + 1]
+        opts = self._options(j, level, node.remaining, placed, nxt)
+        if opts is None:
+            return None
+        orders = self._level_orders(level)
+        links = placed.links_into(level, nxt)
+        total = math.prod(len(o) for o in opts)
+        self.stats.children += total * len(orders)
+        out: list[tuple[float, _Node]] = []
+        if total * len(orders) <= _SCALAR:
+            for T in itertools.product(*opts):
+                R2 = tuple(r // t for r, t in zip(node.remaining, T))
+                if not all(placed.fits(c, R2) for c in range(level + 1, nxt + 1)):
+                    self.stats.pruned_capacity += len(orders)
+                    continue
+                seen: set[tuple[int, ...]] = set()
+                for order in orders:
+                    runs = tuple(run_after(order, T, rel, node.runs[t])
+                                 for t, (rel, _, _) in enumerate(placed.tensors))
+                    if runs in seen:
+                        self.stats.equivalent_orders += 1
+                        continue
+                    seen.add(runs)
+                    reads, writes = list(node.reads), list(node.writes)
+                    energy = placed.price_links(links, placed.pas_exact(R2, runs), node.energy,
+                                                reads, writes)
+                    loops = node.loops + ((T, order),)
+                    if last:
+                        cycles = placed.cycles(reads, writes)
+                        score = float(self.objective.score(
+                            energy + placed.leak_per_cycle * cycles, cycles))
+                        self._offer(score, placed, sp, loops)
+                        continue
+                    lb = float(objective_bound(placed, self.objective, nxt, R2, runs, energy,
+                                               reads, writes))
+                    if self.best is not None and lb >= self.best[0] * self.cut:
+                        self.stats.pruned_bound += 1
+                        continue
+                    out.append((lb, _Node(j + 1, R2, runs, float(energy), reads, writes, loops)))
+        else:
+            for chunk in self._chunks(opts, node.remaining):
+                self._expand_many(placed, sp, node, chunk, orders, links, level, nxt, last, out)
+        out.sort(key=lambda x: (x[0], x[1].loops))
+        return out
+
+    def _chunks(self, opts: list[list[int]], remaining: tuple[int, ...]):
+        sizes = [len(o) for o in opts]
+        arrays = [np.asarray(o, dtype=np.float64) for o in opts]
+        total = math.prod(sizes)
+        for start in range(0, total, _CHUNK):
+            idx = np.unravel_index(np.arange(start, min(total, start + _CHUNK)), sizes)
+            T = tuple(arrays[d][idx[d]] for d in range(len(opts)))
+            yield T, tuple(remaining[d] / T[d] for d in range(len(opts)))
+
+    def _expand_many(self, placed: PlacedNest, sp: Spatial, node: _Node, chunk, orders, links,
+                     level: int, nxt: int, last: bool, out: list) -> None:
+        T, R2 = chunk
+        fits = np.ones(T[0].shape, dtype=bool)
+        for c in range(level + 1, nxt + 1):
+            fits &= np.asarray(placed.fits(c, R2), dtype=bool)
+        self.stats.pruned_capacity += int((~fits).sum()) * len(orders)
+        if not fits.any():
+            return
+        T = tuple(t[fits] for t in T)
+        R2 = tuple(r[fits] for r in R2)
+        shape = T[0].shape
+        seen: list[tuple[np.ndarray, ...]] = []
+        for order in orders:
+            runs = tuple(_full(run_after(order, T, rel, node.runs[t]), shape)
+                         for t, (rel, _, _) in enumerate(placed.tensors))
+            new = np.ones(shape, dtype=bool)
+            for prev in seen:
+                same = np.ones(shape, dtype=bool)
+                for a, b in zip(prev, runs):
+                    same &= a == b
+                new &= ~same
+            seen.append(runs)
+            self.stats.equivalent_orders += int((~new).sum())
+            if not new.any():
+                continue
+            Tk = tuple(t[new] for t in T)
+            Rk = tuple(r[new] for r in R2)
+            runs_k = tuple(r[new] for r in runs)
+            reads, writes = list(node.reads), list(node.writes)
+            energy = _full(placed.price_links(links, placed.pas_exact(Rk, runs_k), node.energy,
+                                              reads, writes), Tk[0].shape)
+            if last:
+                cycles = placed.cycles(reads, writes)
+                score = _full(self.objective.score(energy + placed.leak_per_cycle * cycles, cycles),
+                              Tk[0].shape)
+                q = int(np.argmin(score))
+                self._offer(float(score[q]), placed, sp,
+                            node.loops + ((tuple(int(round(t[q])) for t in Tk), order),))
+                continue
+            lb = _full(objective_bound(placed, self.objective, nxt, Rk, runs_k, energy, reads,
+                                       writes), Tk[0].shape)
+            keep = np.ones(lb.shape, dtype=bool) if self.best is None else \
+                lb < self.best[0] * self.cut
+            self.stats.pruned_bound += int((~keep).sum())
+            for q in np.flatnonzero(keep):
+                child = _Node(
+                    node.j + 1, tuple(int(round(r[q])) for r in Rk),
+                    tuple(int(round(r[q])) for r in runs_k), float(energy[q]),
+                    [float(x[q]) if isinstance(x, np.ndarray) else float(x) for x in reads],
+                    [float(x[q]) if isinstance(x, np.ndarray) else float(x) for x in writes],
+                    node.loops + ((tuple(int(round(t[q])) for t in Tk), order),))
+                out.append((float(lb[q]), child))
+
+    def _offer(self, score: float, placed: PlacedNest, sp: Spatial, loops) -> None:
+        """A complete mapping: keep it if it beats the best so far."""
+        self.stats.leaves += 1
+        if self.best is not None and score >= self.best[0]:
+            return
+        self.best = (score, self._choice(placed, sp, loops))
+
+    def _level_orders(self, level: int) -> list[tuple[int, ...]]:
+        if level not in self._orders_idx:
+            self._orders_idx[level] = [tuple(self.dim_index[d] for d in o)
+                                       for o in self.space.distinct_orders(level)]
+        return self._orders_idx[level]
+
+    def _choice(self, placed: PlacedNest, sp: Spatial,
+                loops: tuple[tuple[tuple[int, ...], tuple[int, ...]], ...]) -> Choice:
+        space = self.space
+        D = len(space.dims)
+        temporal = [[1] * D for _ in range(space.n_levels)]
+        perm = [space.orders(i)[0] for i in range(space.n_levels)]
+        for level, (factors, order) in zip(self.tl, loops):
+            temporal[level] = list(factors)
+            perm[level] = tuple(space.dims[d] for d in order)
+        return Choice(placed.placement.keep, sp, tuple(tuple(t) for t in temporal), tuple(perm))
+
+
+def _full(x: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """`x` as an array of `shape` (counts that do not depend on the choice are scalars)."""
+    if isinstance(x, np.ndarray) and x.shape == shape:
+        return x
+    return np.broadcast_to(np.asarray(x, dtype=np.float64), shape)
