@@ -52,12 +52,14 @@ class LevelConstraints:
 @dataclass
 class Constraints:
     levels: dict[str, LevelConstraints] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     def level(self, name: str) -> LevelConstraints:
         return self.levels.setdefault(name, LevelConstraints())
 
 
-def _bounds(text: Any, problem: Problem, where: str, file: str | None) -> dict[str, FactorBound]:
+def _bounds(text: Any, problem: Problem, where: str, file: str | None,
+            warnings: list[str]) -> dict[str, FactorBound]:
     out: dict[str, FactorBound] = {}
     for dim, (op, value) in parse_factors(text, file=file, field_name=where).items():
         if dim not in problem.dimensions:
@@ -66,6 +68,11 @@ def _bounds(text: Any, problem: Problem, where: str, file: str | None) -> dict[s
                              expected=f"one of {list(problem.dimensions)}")
         if value == 0:
             value = problem.bounds[dim]
+        if value > problem.bounds[dim]:
+            # Timeloop ignores a factor larger than the dimension (with a warning)
+            warnings.append(f"{where}: factor {dim}{op}{value} exceeds {dim}="
+                            f"{problem.bounds[dim]}; ignored, as Timeloop does")
+            continue
         b = out.setdefault(dim, FactorBound())
         if op == "=":
             b.exact = value
@@ -98,11 +105,13 @@ def parse_constraints(targets: list[dict[str, Any]] | None, arch: Architecture, 
             lc.keep = lc.keep | frozenset(str(x) for x in t.get("keep") or [])
             lc.bypass = lc.bypass | frozenset(str(x) for x in t.get("bypass") or [])
         elif kind == "temporal":
-            lc.temporal.update(_bounds(t.get("factors"), problem, f"{where}.factors", file))
+            lc.temporal.update(_bounds(t.get("factors"), problem, f"{where}.factors", file,
+                                       cons.warnings))
             if t.get("permutation"):
                 lc.temporal_permutation = tuple(c for c in str(t["permutation"]) if c in problem.dimensions)
         elif kind == "spatial":
-            lc.spatial.update(_bounds(t.get("factors"), problem, f"{where}.factors", file))
+            lc.spatial.update(_bounds(t.get("factors"), problem, f"{where}.factors", file,
+                                      cons.warnings))
             if t.get("permutation"):
                 lc.spatial_permutation = tuple(c for c in str(t["permutation"]) if c in problem.dimensions)
             if t.get("split") is not None:

@@ -19,7 +19,6 @@ no mapping of the mapspace is better than that.
 
 from __future__ import annotations
 
-import heapq
 import itertools
 import math
 import time
@@ -31,7 +30,7 @@ import numpy as np
 
 from cim_plugin.mapping.bounds import objective_bound, placement_bound
 from cim_plugin.mapping.factors import divisors
-from cim_plugin.mapping.mapspace import Choice, MapSpace, Spatial
+from cim_plugin.mapping.mapspace import Choice, MapSpace, Spatial, SpatialTable
 from cim_plugin.mapping.objective import Objective
 from cim_plugin.model.engine import Engine
 from cim_plugin.model.partial import NestModel, PlacedNest, Placement, run_after
@@ -40,7 +39,7 @@ from cim_plugin.model.partial import NestModel, PlacedNest, Placement, run_after
 #: score by less than this are not explored (float rounding is ~1e-15)
 TOLERANCE = 1e-9
 _CHUNK = 1 << 15
-_SCALAR = 24          # children priced one by one below this many
+_BATCH = 64           # sibling nodes whose children are priced together
 
 
 class _Stop(Exception):
@@ -104,36 +103,50 @@ class BranchAndBound:
         self.tl = space.temporal_levels
         self.limits = space.deeper_limits()
         self.dim_index = {d: i for i, d in enumerate(space.dims)}
+        self.D = len(space.dims)
         self._orders_idx: dict[int, list[tuple[int, ...]]] = {}
 
     # ------------------------------------------------------------------ driver
     def placements(self) -> Iterator[tuple[float, PlacedNest, Spatial]]:
-        """Placements by increasing lower bound, built lazily: a cheap bound (compute
-        energy and time) orders them first, and the full bound of `bounds.py` is only
-        computed for those that reach the front."""
+        """Placements by increasing lower bound. The bounds of every spatial assignment
+        of a keep choice are priced at once; a placement is only built when reached."""
         model = NestModel(self.engine)
-        heap: list[tuple[float, int, int, Any, Spatial]] = []
-        seq = 0
-        for keep in self.space.keep_choices():
-            for sp in self.space.spatial_choices_cached():
-                energy, cycles = model.compute_floor(math.prod(math.prod(r) for r in sp.factors))
-                heap.append((float(self.objective.score(energy, cycles)), seq, 0, keep, sp))
-                seq += 1
-        heapq.heapify(heap)
+        table = self.space.spatial_table()
         ones = (1,) * len(self.space.dims)
-        while heap:
-            lb, k, kind, item, sp = heapq.heappop(heap)
-            if kind == 1:
-                self._pending = len(heap)
-                yield lb, item, sp
-                continue
+        ranked: list[tuple[float, int, int]] = []
+        keeps = self.space.keep_choices()
+        for k, keep in enumerate(keeps):
+            bounds = self._placement_bounds(model, keep, table, ones)
+            ranked.extend((float(b), k, row) for row, b in enumerate(bounds) if math.isfinite(b))
+        ranked.sort()
+        for idx, (lb, k, row) in enumerate(ranked):
+            sp = table.get(row)
+            self._pending = len(ranked) - idx - 1
+            yield lb, PlacedNest(model, Placement(keeps[k], sp.factors)), sp
+
+    def _placement_bounds(self, model: NestModel, keep: tuple[frozenset[str], ...],
+                          table: SpatialTable, ones: tuple[int, ...]) -> np.ndarray:
+        """Bound of each spatial assignment under `keep` (inf where infeasible)."""
+        if len(table) == 0:
+            return np.zeros(0)
+        if model.macs < 2 ** 53:
             try:
-                placed = PlacedNest(model, Placement(item, sp.factors))
+                batch = PlacedNest(model, Placement(keep, table.factors))
+            except ValueError:
+                return np.full(len(table), math.inf)
+            bound = np.asarray(placement_bound(batch, self.objective, self.tl), dtype=np.float64)
+            for c in range(self.space.n_levels):
+                bound = np.where(np.asarray(batch.fits(c, ones)), bound, math.inf)
+            return np.broadcast_to(bound, (len(table),))
+        out = np.full(len(table), math.inf)       # beyond exact float counts: one by one
+        for row in range(len(table)):
+            try:
+                placed = PlacedNest(model, Placement(keep, table.get(row).factors))
             except ValueError:
                 continue
-            if not all(placed.fits(c, ones) for c in range(self.space.n_levels)):
-                continue
-            heapq.heappush(heap, (max(lb, placement_bound(placed, self.objective)), k, 1, placed, sp))
+            if all(placed.fits(c, ones) for c in range(self.space.n_levels)):
+                out[row] = float(placement_bound(placed, self.objective, self.tl))
+        return out
 
     def run(self, incumbent: tuple[float, Choice] | None = None) -> Outcome:
         """Search from `incumbent`; the outcome is proven optimal when no subtree left
@@ -154,7 +167,7 @@ class BranchAndBound:
             root = _Node(0, placed.t_tot, (1,) * len(placed.tensors), placed.energy0,
                          [float(x) for x in placed.reads0], [float(x) for x in placed.writes0], ())
             try:
-                self._visit(placed, sp, root)
+                self._visit(placed, sp, [root])
             except _Stop:
                 following = next(ranked, None)
                 if following is not None:
@@ -166,32 +179,42 @@ class BranchAndBound:
             lower >= best * self.cut
         return Outcome(self.best, complete, lower, self.stats)
 
-    def _check_budget(self) -> None:
-        self.stats.nodes += 1
+    def _check_budget(self, nodes: int = 1) -> None:
+        self.stats.nodes += nodes
         if self.max_nodes is not None and self.stats.nodes > self.max_nodes:
             raise _Stop
         if self.deadline is not None and time.perf_counter() > self.deadline:
             raise _Stop
 
     # ------------------------------------------------------------------ search
-    def _visit(self, placed: PlacedNest, sp: Spatial, node: _Node) -> None:
-        self._check_budget()
-        children = self._expand(placed, sp, node)
-        if children is None:
-            return
+    def _visit(self, placed: PlacedNest, sp: Spatial, nodes: list[_Node]) -> None:
+        """Depth first over the children of `nodes` (siblings at one level, expanded
+        together so that numpy prices all their children in one pass)."""
+        self._check_budget(len(nodes))
+        children = self._expand(placed, sp, nodes)
         if self.beam is not None and len(children) > self.beam:
             self.open_bound = min(self.open_bound, children[self.beam][0])
             children = children[: self.beam]
-        for idx, (lb, child) in enumerate(children):
-            if self.best is not None and lb >= self.best[0] * self.cut:
-                self.stats.pruned_bound += len(children) - idx
+        i = 0
+        batch = 1           # the most promising children one by one, then growing batches
+        while i < len(children):
+            chunk_start = i
+            chunk: list[_Node] = []
+            while i < len(children) and len(chunk) < batch and not self._pruned(children[i][0]):
+                chunk.append(children[i][1])
+                i += 1
+            if not chunk:
+                self.stats.pruned_bound += len(children) - i
                 return
+            batch = min(2 * batch, _BATCH)
             try:
-                self._visit(placed, sp, child)
+                self._visit(placed, sp, chunk)
             except _Stop:
-                rest = [c[0] for c in children[idx:]]
-                self.open_bound = min(self.open_bound, *rest)
+                self.open_bound = min(self.open_bound, children[chunk_start][0])
                 raise
+
+    def _pruned(self, lb: float) -> bool:
+        return self.best is not None and lb >= self.best[0] * self.cut
 
     def _options(self, j: int, level: int, remaining: tuple[int, ...], placed: PlacedNest,
                  nxt: int) -> list[list[int]] | None:
@@ -214,128 +237,122 @@ class BranchAndBound:
             opts.append(ok)
         return opts
 
-    def _expand(self, placed: PlacedNest, sp: Spatial, node: _Node
-                ) -> list[tuple[float, _Node]] | None:
-        """Price every child of `node`; record leaves; return the open children by bound.
+    def _grids(self, placed: PlacedNest, nodes: list[_Node], j: int, level: int, nxt: int):
+        """Rows (parent index, factor per dim) of every child factor choice, in pieces of
+        at most _CHUNK rows."""
+        pieces: list[tuple[np.ndarray, tuple[np.ndarray, ...]]] = []
+        size = 0
+        for pi, node in enumerate(nodes):
+            opts = self._options(j, level, node.remaining, placed, nxt)
+            if opts is None:
+                continue
+            arrays = [np.asarray(o, dtype=np.float64) for o in opts]
+            sizes = [len(o) for o in opts]
+            total = math.prod(sizes)
+            for start in range(0, total, _CHUNK):
+                idx = np.unravel_index(np.arange(start, min(total, start + _CHUNK)), sizes)
+                T = tuple(arrays[d][idx[d]] for d in range(len(opts)))
+                pieces.append((np.full(len(T[0]), pi), T))
+                size += len(T[0])
+                if size >= _CHUNK:
+                    yield pieces
+                    pieces, size = [], 0
+        if pieces:
+            yield pieces
+
+    def _expand(self, placed: PlacedNest, sp: Spatial, nodes: list[_Node]
+                ) -> list[tuple[float, _Node]]:
+        """Price every child of `nodes`; record leaves; return the open children by bound.
 
         A child is a factor choice for the next temporal level times one of its loop
-        orders that changes reuse. Few children are priced one by one with exact
-        integers; many are priced at once with numpy, in chunks.
+        orders that changes reuse; all children of the batch are priced at once.
         """
-        j = node.j
+        j = nodes[0].j
         level = self.tl[j]
         last = j == len(self.tl) - 1
         nxt = self.space.n_levels - 1 if last else self.tl[j + 1]
-        opts = self._options(j, level, node.remaining, placed, nxt)
-        if opts is None:
-            return None
         orders = self._level_orders(level)
         links = placed.links_into(level, nxt)
-        total = math.prod(len(o) for o in opts)
-        self.stats.children += total * len(orders)
+        D = self.D
+        rem_all = np.array([n.remaining for n in nodes], dtype=np.float64).reshape(len(nodes), D)
+        runs_all = np.array([n.runs for n in nodes], dtype=np.float64).reshape(len(nodes), -1)
+        energy_all = np.array([n.energy for n in nodes], dtype=np.float64)
+        reads_all = np.array([n.reads for n in nodes], dtype=np.float64)
+        writes_all = np.array([n.writes for n in nodes], dtype=np.float64)
         out: list[tuple[float, _Node]] = []
-        if total * len(orders) <= _SCALAR:
-            for T in itertools.product(*opts):
-                R2 = tuple(r // t for r, t in zip(node.remaining, T))
-                if not all(placed.fits(c, R2) for c in range(level + 1, nxt + 1)):
-                    self.stats.pruned_capacity += len(orders)
-                    continue
-                seen: set[tuple[int, ...]] = set()
-                for order in orders:
-                    runs = tuple(run_after(order, T, rel, node.runs[t])
-                                 for t, (rel, _, _) in enumerate(placed.tensors))
-                    if runs in seen:
-                        self.stats.equivalent_orders += 1
-                        continue
-                    seen.add(runs)
-                    reads, writes = list(node.reads), list(node.writes)
-                    energy = placed.price_links(links, placed.pas_exact(R2, runs), node.energy,
-                                                reads, writes)
-                    loops = node.loops + ((T, order),)
-                    if last:
-                        cycles = placed.cycles(reads, writes)
-                        score = float(self.objective.score(
-                            energy + placed.leak_per_cycle * cycles, cycles))
-                        self._offer(score, placed, sp, loops)
-                        continue
-                    lb = float(objective_bound(placed, self.objective, nxt, R2, runs, energy,
-                                               reads, writes))
-                    if self.best is not None and lb >= self.best[0] * self.cut:
-                        self.stats.pruned_bound += 1
-                        continue
-                    out.append((lb, _Node(j + 1, R2, runs, float(energy), reads, writes, loops)))
-        else:
-            for chunk in self._chunks(opts, node.remaining):
-                self._expand_many(placed, sp, node, chunk, orders, links, level, nxt, last, out)
-        out.sort(key=lambda x: (x[0], x[1].loops))
-        return out
-
-    def _chunks(self, opts: list[list[int]], remaining: tuple[int, ...]):
-        sizes = [len(o) for o in opts]
-        arrays = [np.asarray(o, dtype=np.float64) for o in opts]
-        total = math.prod(sizes)
-        for start in range(0, total, _CHUNK):
-            idx = np.unravel_index(np.arange(start, min(total, start + _CHUNK)), sizes)
-            T = tuple(arrays[d][idx[d]] for d in range(len(opts)))
-            yield T, tuple(remaining[d] / T[d] for d in range(len(opts)))
-
-    def _expand_many(self, placed: PlacedNest, sp: Spatial, node: _Node, chunk, orders, links,
-                     level: int, nxt: int, last: bool, out: list) -> None:
-        T, R2 = chunk
-        fits = np.ones(T[0].shape, dtype=bool)
-        for c in range(level + 1, nxt + 1):
-            fits &= np.asarray(placed.fits(c, R2), dtype=bool)
-        self.stats.pruned_capacity += int((~fits).sum()) * len(orders)
-        if not fits.any():
-            return
-        T = tuple(t[fits] for t in T)
-        R2 = tuple(r[fits] for r in R2)
-        shape = T[0].shape
-        seen: list[tuple[np.ndarray, ...]] = []
-        for order in orders:
-            runs = tuple(_full(run_after(order, T, rel, node.runs[t]), shape)
-                         for t, (rel, _, _) in enumerate(placed.tensors))
-            new = np.ones(shape, dtype=bool)
-            for prev in seen:
-                same = np.ones(shape, dtype=bool)
-                for a, b in zip(prev, runs):
-                    same &= a == b
-                new &= ~same
-            seen.append(runs)
-            self.stats.equivalent_orders += int((~new).sum())
-            if not new.any():
+        for pieces in self._grids(placed, nodes, j, level, nxt):
+            parent = np.concatenate([p for p, _ in pieces])
+            T = tuple(np.concatenate([t[d] for _, t in pieces]) for d in range(D))
+            R2 = tuple(rem_all[parent, d] / T[d] for d in range(D))
+            self.stats.children += len(parent) * len(orders)
+            fits = np.ones(len(parent), dtype=bool)
+            for c in range(level + 1, nxt + 1):
+                fits &= np.asarray(placed.fits(c, R2), dtype=bool)
+            self.stats.pruned_capacity += int((~fits).sum()) * len(orders)
+            if not fits.any():
                 continue
-            Tk = tuple(t[new] for t in T)
-            Rk = tuple(r[new] for r in R2)
-            runs_k = tuple(r[new] for r in runs)
-            reads, writes = list(node.reads), list(node.writes)
-            energy = _full(placed.price_links(links, placed.pas_exact(Rk, runs_k), node.energy,
-                                              reads, writes), Tk[0].shape)
+            parent = parent[fits]
+            T = tuple(t[fits] for t in T)
+            R2 = tuple(r[fits] for r in R2)
+            # every loop order that changes reuse, stacked: one pricing pass for all
+            shape = parent.shape
+            seen: list[tuple[np.ndarray, ...]] = []
+            picks: list[tuple[int, np.ndarray, tuple[np.ndarray, ...]]] = []
+            for k, order in enumerate(orders):
+                runs = tuple(_full(run_after(order, T, rel, runs_all[parent, t]), shape)
+                             for t, (rel, _, _) in enumerate(placed.tensors))
+                new = np.ones(shape, dtype=bool)
+                for prev in seen:
+                    same = np.ones(shape, dtype=bool)
+                    for a, b in zip(prev, runs):
+                        same &= a == b
+                    new &= ~same
+                seen.append(runs)
+                self.stats.equivalent_orders += int((~new).sum())
+                rows = np.flatnonzero(new)
+                if len(rows):
+                    picks.append((k, rows, tuple(r[rows] for r in runs)))
+            if not picks:
+                continue
+            row = np.concatenate([r for _, r, _ in picks])
+            order_of = np.concatenate([np.full(len(r), k) for k, r, _ in picks])
+            runs_k = tuple(np.concatenate([rs[t] for _, _, rs in picks])
+                           for t in range(len(placed.tensors)))
+            pk = parent[row]
+            Tk = tuple(t[row] for t in T)
+            Rk = tuple(r[row] for r in R2)
+            reads = list(reads_all[pk].T)
+            writes = list(writes_all[pk].T)
+            energy = _full(placed.price_links(links, placed.pas_exact(Rk, runs_k),
+                                              energy_all[pk], reads, writes), pk.shape)
             if last:
                 cycles = placed.cycles(reads, writes)
-                score = _full(self.objective.score(energy + placed.leak_per_cycle * cycles, cycles),
-                              Tk[0].shape)
+                score = _full(self.objective.score(energy + placed.leak_per_cycle * cycles,
+                                                   cycles), pk.shape)
+                self.stats.leaves += len(score)
                 q = int(np.argmin(score))
-                self._offer(float(score[q]), placed, sp,
-                            node.loops + ((tuple(int(round(t[q])) for t in Tk), order),))
+                self._offer(float(score[q]), placed, sp, nodes[int(pk[q])].loops
+                            + ((tuple(int(round(t[q])) for t in Tk), orders[int(order_of[q])]),))
                 continue
             lb = _full(objective_bound(placed, self.objective, nxt, Rk, runs_k, energy, reads,
-                                       writes), Tk[0].shape)
+                                       writes, self.tl,
+                                       self.best[0] * self.cut if self.best else None), pk.shape)
             keep = np.ones(lb.shape, dtype=bool) if self.best is None else \
                 lb < self.best[0] * self.cut
             self.stats.pruned_bound += int((~keep).sum())
             for q in np.flatnonzero(keep):
                 child = _Node(
-                    node.j + 1, tuple(int(round(r[q])) for r in Rk),
+                    j + 1, tuple(int(round(r[q])) for r in Rk),
                     tuple(int(round(r[q])) for r in runs_k), float(energy[q]),
-                    [float(x[q]) if isinstance(x, np.ndarray) else float(x) for x in reads],
-                    [float(x[q]) if isinstance(x, np.ndarray) else float(x) for x in writes],
-                    node.loops + ((tuple(int(round(t[q])) for t in Tk), order),))
+                    [float(_at(x, q)) for x in reads], [float(_at(x, q)) for x in writes],
+                    nodes[int(pk[q])].loops + ((tuple(int(round(t[q])) for t in Tk),
+                                                orders[int(order_of[q])]),))
                 out.append((float(lb[q]), child))
+        out.sort(key=lambda x: (x[0], x[1].loops))
+        return out
 
     def _offer(self, score: float, placed: PlacedNest, sp: Spatial, loops) -> None:
         """A complete mapping: keep it if it beats the best so far."""
-        self.stats.leaves += 1
         if self.best is not None and score >= self.best[0]:
             return
         self.best = (score, self._choice(placed, sp, loops))
@@ -363,3 +380,7 @@ def _full(x: Any, shape: tuple[int, ...]) -> np.ndarray:
     if isinstance(x, np.ndarray) and x.shape == shape:
         return x
     return np.broadcast_to(np.asarray(x, dtype=np.float64), shape)
+
+
+def _at(x: Any, q: int) -> Any:
+    return x[q] if isinstance(x, np.ndarray) and x.ndim else x

@@ -21,6 +21,8 @@ Two reductions keep the space small without losing any optimum:
 from __future__ import annotations
 
 import itertools
+
+import numpy as np
 from dataclasses import dataclass
 
 from cim_plugin.errors import InvalidMappingError
@@ -39,6 +41,23 @@ class Spatial:
 
     factors: tuple[tuple[int, ...], ...]
     axes: tuple[tuple[str, ...], ...]
+
+
+@dataclass(frozen=True)
+class SpatialTable:
+    """Every spatial assignment of a mapspace: `factors[row, level, dim]` and
+    `axes[row, level, dim]` (0 for factor 1, 1 for X, 2 for Y)."""
+
+    factors: np.ndarray
+    axes: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.factors)
+
+    def get(self, row: int) -> Spatial:
+        names = ("", "X", "Y")
+        return Spatial(tuple(tuple(int(x) for x in lv) for lv in self.factors[row]),
+                       tuple(tuple(names[int(a)] for a in lv) for lv in self.axes[row]))
 
 
 @dataclass(frozen=True)
@@ -112,7 +131,7 @@ class MapSpace:
         self.temporal_levels = tuple(i for i, lv in enumerate(levels) if lv.free_temporal)
         self.fanout_levels = tuple(i for i, lv in enumerate(levels) if lv.fanout != (1, 1))
         self._orders: dict[int, tuple[tuple[str, ...], ...]] = {}
-        self._spatial: list[Spatial] | None = None
+        self._spatial: SpatialTable | None = None
         self._distinct: dict[int, tuple[tuple[str, ...], ...]] = {}
 
     @staticmethod
@@ -144,79 +163,75 @@ class MapSpace:
         return tuple(lv.keep_fixed | frozenset(lv.keep_free) for lv in self.levels)
 
     # ------------------------------------------------------------------ spatial
-    def spatial_choices_cached(self) -> list[Spatial]:
-        if self._spatial is None:
-            self._spatial = self.spatial_choices()
-        return self._spatial
-
-    def spatial_choices(self) -> list[Spatial]:
-        """Every distinct spatial assignment (fan-out factors per level and dim).
+    def spatial_table(self) -> SpatialTable:
+        """Every distinct spatial assignment (fan-out factors per level and dimension),
+        as arrays: enumerated once per mapspace, dimension by dimension, dropping a
+        partial assignment as soon as an axis exceeds its fan-out.
 
         Assignments whose factors agree differ only in axes, which change no count;
-        the first valid axes are kept for each.
+        one valid choice of axes is kept for each.
         """
+        if self._spatial is not None:
+            return self._spatial
         fl = self.fanout_levels
-        per_dim: list[list[tuple[tuple[int, str], ...]]] = []
-        for di, d in enumerate(self.dims):
-            opts: list[tuple[tuple[int, str], ...]] = []
+        D, J = len(self.dims), len(fl)
+        caps_x = np.array([self.levels[i].fanout[0] for i in fl], dtype=np.int64)
+        caps_y = np.array([self.levels[i].fanout[1] for i in fl], dtype=np.int64)
+        chains = [self._spatial_chains(di) for di in range(D)]     # (factor, axis) [n, J]
+        # running products per fan-out and axis, and the chain index chosen per dim
+        used_x = np.ones((1, J), dtype=np.int64)
+        used_y = np.ones((1, J), dtype=np.int64)
+        picks = np.zeros((1, 0), dtype=np.int64)
+        for f, ax in chains:
+            fx = np.where(ax == 1, f, 1)
+            fy = np.where(ax == 2, f, 1)
+            nx = used_x[:, None, :] * fx[None, :, :]
+            ny = used_y[:, None, :] * fy[None, :, :]
+            ok = np.all((nx <= caps_x) & (ny <= caps_y), axis=2)
+            a, b = np.nonzero(ok)
+            used_x, used_y = nx[a, b], ny[a, b]
+            picks = np.concatenate([picks[a], b[:, None]], axis=1)
+        factors = np.ones((len(picks), self.n_levels, D), dtype=np.int64)
+        axes = np.zeros((len(picks), self.n_levels, D), dtype=np.int8)
+        for di, (f, ax) in enumerate(chains):
+            for j, level in enumerate(fl):
+                factors[:, level, di] = f[picks[:, di], j]
+                axes[:, level, di] = ax[picks[:, di], j]
+        if len(picks) == 0:
+            self._spatial = SpatialTable(factors, axes)
+            return self._spatial
+        flat = factors.reshape(len(picks), -1)
+        _, first = np.unique(flat, axis=0, return_index=True)
+        first.sort()
+        self._spatial = SpatialTable(factors[first], axes[first])
+        return self._spatial
 
-            def rec(j: int, rem: int, acc: list[tuple[int, str]], di: int = di,
-                    opts: list = opts) -> None:
-                if j == len(fl):
-                    opts.append(tuple(acc))
-                    return
-                lv = self.levels[fl[j]]
-                b = lv.spatial[di]
-                for f in divisors(rem):
-                    if not b.allows(f):
-                        continue
-                    if f == 1:
-                        acc.append((1, ""))
-                        rec(j + 1, rem, acc)
-                        acc.pop()
-                        continue
-                    for axis, cap in (("X", lv.fanout[0]), ("Y", lv.fanout[1])):
-                        if f <= cap and lv.axis[di] in (None, axis):
-                            acc.append((f, axis))
-                            rec(j + 1, rem // f, acc)
-                            acc.pop()
+    def _spatial_chains(self, di: int) -> tuple[np.ndarray, np.ndarray]:
+        """Every (factor, axis) per fan-out for one dimension: factors dividing the
+        dimension that its spatial bounds and pinned axes allow."""
+        fl = self.fanout_levels
+        rows: list[tuple[tuple[int, ...], tuple[int, ...]]] = []
 
-            rec(0, self.bounds[di], [])
-            per_dim.append(opts)
-        seen: dict[tuple, Spatial] = {}
-        caps = [self.levels[i].fanout for i in fl]
-
-        def combine(di: int, used: list[list[int]], acc: list) -> None:
-            if di == len(self.dims):
-                factors = [[1] * len(self.dims) for _ in range(self.n_levels)]
-                axes = [[""] * len(self.dims) for _ in range(self.n_levels)]
-                for dj, chain in enumerate(acc):
-                    for j, (f, axis) in enumerate(chain):
-                        factors[fl[j]][dj] = f
-                        axes[fl[j]][dj] = axis
-                key = tuple(tuple(r) for r in factors)
-                if key not in seen:
-                    seen[key] = Spatial(key, tuple(tuple(r) for r in axes))
+        def rec(j: int, rem: int, fs: list[int], axs: list[int]) -> None:
+            if j == len(fl):
+                rows.append((tuple(fs), tuple(axs)))
                 return
-            for chain in per_dim[di]:
-                ok = True
-                new = [list(u) for u in used]
-                for j, (f, axis) in enumerate(chain):
-                    if axis == "X":
-                        new[j][0] *= f
-                        ok = new[j][0] <= caps[j][0]
-                    elif axis == "Y":
-                        new[j][1] *= f
-                        ok = new[j][1] <= caps[j][1]
-                    if not ok:
-                        break
-                if ok:
-                    acc.append(chain)
-                    combine(di + 1, new, acc)
-                    acc.pop()
+            lv = self.levels[fl[j]]
+            for f in divisors(rem):
+                if not lv.spatial[di].allows(f):
+                    continue
+                if f == 1:
+                    rec(j + 1, rem, fs + [1], axs + [0])
+                    continue
+                for code, cap in ((1, lv.fanout[0]), (2, lv.fanout[1])):
+                    if f <= cap and lv.axis[di] in (None, "XY"[code - 1]):
+                        rec(j + 1, rem // f, fs + [f], axs + [code])
 
-        combine(0, [[1, 1] for _ in fl], [])
-        return [seen[k] for k in sorted(seen)]
+        rec(0, self.bounds[di], [], [])
+        if not rows:
+            return (np.zeros((0, len(fl)), dtype=np.int64), np.zeros((0, len(fl)), dtype=np.int8))
+        return (np.array([r[0] for r in rows], dtype=np.int64).reshape(len(rows), len(fl)),
+                np.array([r[1] for r in rows], dtype=np.int8).reshape(len(rows), len(fl)))
 
     # ----------------------------------------------------------------- temporal
     def deeper_limits(self) -> list[list[tuple[int, int, int | None]]]:

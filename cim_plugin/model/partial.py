@@ -93,6 +93,10 @@ class NestModel:
 class PlacedNest:
     """Constants of one placement and the pricing of partial nests under it.
 
+    `placement.spatial` may also be an integer array `[rows, level, dim]` of many
+    spatial assignments sharing the keep sets: every constant is then an array over
+    the rows, which prices the bounds of all those placements at once.
+
     Raises `ValueError` from the constructor when the spatial factors do not divide
     the problem or a tensor has no keeper (the caller skips such placements).
     """
@@ -105,19 +109,25 @@ class PlacedNest:
         self.D, self.n = D, n
         self.bound = model.bound
         sp = placement.spatial
-        s_ge = [[1] * D for _ in range(n + 1)]
+        if isinstance(sp, np.ndarray):
+            def factor(i: int, d: int) -> Any:
+                return sp[:, i, d]
+            one: Any = np.ones(len(sp), dtype=np.int64)
+        else:
+            def factor(i: int, d: int) -> Any:
+                return sp[i][d]
+            one = 1
+        s_ge = [[one] * D for _ in range(n + 1)]
         for i in range(n - 1, -1, -1):
-            row, below = s_ge[i], s_ge[i + 1]
             for d in range(D):
-                row[d] = below[d] * sp[i][d]
-        s_lt = [[1] * D for _ in range(n + 1)]
+                s_ge[i][d] = s_ge[i + 1][d] * factor(i, d)
+        s_lt = [[one] * D for _ in range(n + 1)]
         for i in range(1, n + 1):
-            row, above = s_lt[i], s_lt[i - 1]
             for d in range(D):
-                row[d] = above[d] * sp[i - 1][d]
+                s_lt[i][d] = s_lt[i - 1][d] * factor(i - 1, d)
         self.s_ge, self.s_lt = s_ge, s_lt
         self.s_tot = s_ge[0]
-        if any(self.bound[d] % self.s_tot[d] for d in range(D)):
+        if not isinstance(sp, np.ndarray) and any(self.bound[d] % self.s_tot[d] for d in range(D)):
             raise ValueError("spatial factors do not divide the problem")
         #: temporal product of each dimension over all levels
         self.t_tot = tuple(self.bound[d] // self.s_tot[d] for d in range(D))
@@ -131,9 +141,9 @@ class PlacedNest:
         units, block = model.units, model.block
         links: list[_Link] = []
         self.keepers: list[list[int]] = []
-        reads0 = [0] * n
-        writes0 = [0] * n
-        energy0 = model.compute_energy
+        reads0: list[Any] = [0] * n
+        writes0: list[Any] = [0] * n
+        energy0: Any = model.compute_energy
         for t, (name, rel, irrel, rw, size) in enumerate(model.tensors):
             keepers = [i for i in range(n) if name in placement.keep[i]]
             if not keepers:
@@ -143,9 +153,9 @@ class PlacedNest:
             k0 = keepers[-1]
             mc = math.prod(s_ge[k0][d] for d in irrel)
             r, u = innermost_accesses(model.macs, self.inst[k0], mc, part[k0], rw)
-            energy0 += (self._price(r, k0, 0) + self._price(u, k0, 2)) * self.inst[k0]
-            reads0[k0] += r
-            writes0[k0] += u
+            energy0 = energy0 + (self._price(r, k0, 0) + self._price(u, k0, 2)) * self.inst[k0]
+            reads0[k0] = reads0[k0] + r
+            writes0[k0] = writes0[k0] + u
             for p, c in zip(keepers, keepers[1:]):
                 links.append(_Link(
                     t=t, p=p, c=c, rel=rel, irrel=irrel, part_c=part[c], part_p=part[p],
@@ -159,17 +169,15 @@ class PlacedNest:
         self.leak_per_cycle = sum(model.leak[i] * (self.inst[i] if placement.keep[i] else 1)
                                   for i in range(n))
 
-    def _price(self, count: int, level: int, action: int) -> float:
-        if count <= 0:
-            return 0.0
+    def _price(self, count: Any, level: int, action: int) -> Any:
         unit = self.model.units[level][action]
-        if math.isnan(unit):
+        if math.isnan(unit) and np.any(np.asarray(count) > 0):
             what = ("read", "write/fill", "update/write")[action]
             lv = self.engine.arch.storage[level].base_name
             raise InputError(f"ERT has no {what} action for level {lv}, which keeps data",
                              file=self.engine.ert.source, field=f"ERT.{lv}",
                              expected=f"an ERT table for {lv} with read, write, update, leak")
-        return priced(count, self.model.block[level], unit)
+        return _priced(count, (self.model.block[level], unit))
 
     # ------------------------------------------------------------------ pieces
     def fits(self, level: int, remaining: tuple[Any, ...]) -> Any:
@@ -237,6 +245,25 @@ class PlacedNest:
             return tile * reuse
         return pas_of
 
+    def own_tile_limit(self, level: int, t: int, d: int) -> int | None:
+        """Largest temporal factor of dimension d (relevant to tensor t) that can stay at
+        and below `level` with t's tile there fitting alone; None if unbounded."""
+        cap = self.capacity[level]
+        if cap is None or level not in self.keepers[t]:
+            return None
+        rel = self.tensors[t][0]
+        return cap // math.prod(self.s_ge[level][e] for e in rel)
+
+    def irrelevant_above(self, remaining: tuple[Any, ...]) -> list[Any]:
+        """Iterations of each tensor's irrelevant loops above a boundary (reuse or not)."""
+        out = []
+        for _, irrel, _ in self.tensors:
+            x: Any = 1
+            for d in irrel:
+                x = x * (self.t_tot[d] / remaining[d])
+            out.append(x)
+        return out
+
     def not_reused(self, remaining: tuple[Any, ...], runs: tuple[Any, ...]) -> list[Any]:
         """NR of each tensor at the boundary: iterations of its irrelevant loops above,
         outside the trailing run. Every keeper below sees at least this many."""
@@ -251,7 +278,7 @@ class PlacedNest:
     def cycles(self, reads: list[Any], writes: list[Any]) -> Any:
         """Cycles: the compute time, or the slowest level's bandwidth time."""
         cc = self.compute_cycles
-        out: Any = int(math.ceil(cc))
+        out: Any = np.ceil(cc) if isinstance(cc, np.ndarray) else int(math.ceil(cc))
         for i in self.limited:
             lc = level_cycles(cc, slowdown(cc, reads[i], writes[i], *self.bandwidth[i]))
             if isinstance(lc, np.ndarray) or isinstance(out, np.ndarray):

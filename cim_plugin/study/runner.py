@@ -141,36 +141,23 @@ def evaluate_point(point: Point, cfg: StudyConfig, workdir: Path | None = None) 
 
 def _timeloop_model(processed: dict[str, Any], ert: Any, art: Any, mapping: Any,
                     workdir: Path | None) -> Any:
+    """The mapping evaluated by the real timeloop-model on the point's processed input,
+    with the library's ERT/ART embedded (no Accelergy needed). The backend applies the
+    point's compute latency to Timeloop's counts, so the figures are the embedded
+    model's rule on Timeloop's counts (cim_plugin.backends.latency)."""
     from cim_plugin.backends import timeloop as tl
     from cim_plugin.backends.yamlout import write_yaml
 
     if workdir is None:
         raise ValueError("the timeloop backend needs a working folder")
+    workdir = workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     doc = {k: v for k, v in processed.items() if k != "architecture_constraints"}
     doc.update(ert.to_yaml_dict())
     doc.update(art.to_yaml_dict())
     inp = workdir / "input.yaml"
     write_yaml(inp, doc)
-    result = tl.run_model([inp], mapping, workdir, drop_arch_constraints=True)
-    latency = _compute_attribute(processed, "cim_latency_cycles")
-    if latency not in (None, 1, 1.0):
-        result.warnings.append(
-            f"timeloop-model counts 1 cycle per compute; the macro latency of {latency:g} "
-            "cycles is not in these cycles (the embedded figures apply it)")
-    return result
-
-
-def _compute_attribute(processed: dict[str, Any], name: str) -> float | None:
-    """An attribute of the compute (innermost) component of a processed architecture."""
-    from cim_plugin.errors import CimPluginError
-    from cim_plugin.spec.arch import architecture_from_processed
-
-    try:
-        value = architecture_from_processed(processed["architecture"]).compute.attributes.get(name)
-        return float(value) if value is not None else None
-    except (KeyError, TypeError, ValueError, CimPluginError):
-        return None
+    return tl.run_model([inp], mapping, workdir, drop_arch_constraints=True)
 
 
 def _worker(args: tuple[Point, StudyConfig, str]) -> tuple[Point, dict[str, Any] | str]:
@@ -202,7 +189,7 @@ def run_points(cfg: StudyConfig, points: list[Point], cache_dir: Path, jobs: int
             bar.update(1)
     else:
         with ProcessPoolExecutor(max_workers=jobs) as ex:
-            for p, rec in ex.map(_worker, tasks, chunksize=4):
+            for p, rec in ex.map(_worker, tasks, chunksize=1):
                 out[p] = rec
                 bar.update(1)
     bar.close()
