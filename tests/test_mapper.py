@@ -365,3 +365,28 @@ def test_engine_options_latency_changes_cycles_not_counts():
     sr = search(space, Engine(arch, problem, ert, options=ModelOptions(compute_latency_cycles=3)),
                 mode="exact")
     assert sr.result.compute_latency_cycles == 3
+
+
+@settings(max_examples=EXAMPLES // 2, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(specs(), st.integers(1, 30))
+def test_a_stopped_search_certifies_a_bound_below_the_optimum(spec, budget):
+    """Stopped by its node budget, the search still reports a lower bound that no
+    mapping beats: lower bound <= optimum <= its best mapping."""
+    from cim_plugin.mapping.exact import BranchAndBound
+
+    arch, problem, ert, targets, *_ = spec
+    space = _space(arch, problem, targets)
+    padding = padding_for(space)
+    engine = Engine(arch, problem, ert)
+    if padding is not None:
+        space, engine = pad(space, engine, padding)
+    obj = Objective("edp")
+    exact = BranchAndBound(space, engine, obj).run()
+    if exact.best is None:
+        return
+    stopped = BranchAndBound(space, engine, obj, max_nodes=budget).run()
+    assert stopped.lower_bound <= exact.best[0] * (1 + 1e-9)
+    if stopped.best is not None:
+        assert exact.best[0] <= stopped.best[0] * (1 + 1e-9)
+        if stopped.complete:
+            assert stopped.best[0] == pytest.approx(exact.best[0], rel=1e-9)

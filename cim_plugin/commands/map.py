@@ -140,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
         {"mapping": sr.mapping.to_yaml_list(order, problem.dimensions)}, sort_keys=False))
     write_stats(out / "stats.txt", sr.result, arch, searched.problem, searched.to_nest(sr.choice), ert)
     r = sr.result
-    for w in r.warnings:
+    for w in [*cons.warnings, *r.warnings]:
         print(f"cim-plugin map: warning: {w}", file=sys.stderr)
     print(f"best mapping ({args.objective}): cycles {r.cycles}, energy {r.energy_pJ / 1e6:.2f} uJ, "
           f"EDP {r.edp:.3e} J*cycle, utilization {r.utilization * 100:.2f} %")

@@ -34,10 +34,10 @@ def compute_latency(arch: Architecture, override: float | None = None,
         try:
             macro = get_macro(comp.attributes["type"])
         except (InputError, KeyError):
-            return 1.0, "1 cycle per compute (Timeloop's; no library macro matches the CiM type)"
+            return 1.0, "Timeloop's default; no library macro matches the CiM type"
         value, source = float(macro.latency_cycles), f"library macro {macro.name}"
     else:
-        return 1.0, "1 cycle per compute (Timeloop's)"
+        return 1.0, "Timeloop's default"
     if not (math.isfinite(value) and value > 0):
         raise InputError(f"compute latency {value} is not positive",
                          file=arch.source if source != "--compute-latency" else None,

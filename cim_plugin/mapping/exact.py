@@ -19,7 +19,6 @@ no mapping of the mapspace is better than that.
 
 from __future__ import annotations
 
-import itertools
 import math
 import time
 from collections.abc import Iterator
@@ -28,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from cim_plugin.errors import InputError
 from cim_plugin.mapping.bounds import objective_bound, placement_bound
 from cim_plugin.mapping.factors import divisors
 from cim_plugin.mapping.mapspace import Choice, MapSpace, Spatial, SpatialTable
@@ -40,6 +40,7 @@ from cim_plugin.model.partial import NestModel, PlacedNest, Placement, run_after
 TOLERANCE = 1e-9
 _CHUNK = 1 << 15
 _BATCH = 64           # sibling nodes whose children are priced together
+_MAX_CHOICES = 50_000_000   # factor choices of one node beyond which the space is refused
 
 
 class _Stop(Exception):
@@ -84,22 +85,17 @@ class BranchAndBound:
     """One exact search of a mapspace for an objective."""
 
     def __init__(self, space: MapSpace, engine: Engine, objective: Objective, *,
-                 deadline: float | None = None, max_nodes: int | None = None,
-                 beam: int | None = None, max_placements: int | None = None,
-                 gap: float = TOLERANCE) -> None:
+                 deadline: float | None = None, max_nodes: int | None = None) -> None:
         self.space = space
         self.engine = engine
         self.objective = objective
         self.deadline = deadline
         self.max_nodes = max_nodes
-        self.beam = beam                    # follow only the `beam` best children (heuristic)
-        self.max_placements = max_placements  # explore only this many placements (heuristic)
-        #: subtrees whose bound is within `gap` of the best are not explored: the answer is
-        #: then at most that far from optimal (TOLERANCE for the exact search)
-        self.cut = 1.0 / (1.0 + gap)
+        self.cut = 1.0 / (1.0 + TOLERANCE)     # prune bounds within TOLERANCE of the best
         self.stats = Stats()
         self.best: tuple[float, Choice] | None = None
         self.open_bound = math.inf          # smallest bound left unexplored on a stop
+        self._recorded = 0                  # how many times a stop recorded open bounds
         self.tl = space.temporal_levels
         self.limits = space.deeper_limits()
         self.dim_index = {d: i for i, d in enumerate(space.dims)}
@@ -150,25 +146,23 @@ class BranchAndBound:
 
     def run(self, incumbent: tuple[float, Choice] | None = None) -> Outcome:
         """Search from `incumbent`; the outcome is proven optimal when no subtree left
-        unexplored (by a stop, a beam or a placement limit) has a bound below it."""
+        unexplored (by a deadline or the node budget) has a bound below it."""
         self.best = incumbent
         self._pending = 0
         ranked = self.placements()
-        explored = 0
         for lb, placed, sp in ranked:
             if self.best is not None and lb >= self.best[0] * self.cut:
                 self.stats.placements_pruned += 1 + self._pending
                 break
-            if self.max_placements is not None and explored >= self.max_placements:
-                self.open_bound = min(self.open_bound, lb)
-                break
-            explored += 1
             self.stats.placements += 1
             root = _Node(0, placed.t_tot, (1,) * len(placed.tensors), placed.energy0,
                          [float(x) for x in placed.reads0], [float(x) for x in placed.writes0], ())
+            recorded = self._recorded
             try:
                 self._visit(placed, sp, [root])
             except _Stop:
+                if self._recorded == recorded:      # stopped before any child was ranked
+                    self.open_bound = min(self.open_bound, lb)
                 following = next(ranked, None)
                 if following is not None:
                     self.open_bound = min(self.open_bound, following[0])
@@ -183,6 +177,9 @@ class BranchAndBound:
         self.stats.nodes += nodes
         if self.max_nodes is not None and self.stats.nodes > self.max_nodes:
             raise _Stop
+        self._check_deadline()
+
+    def _check_deadline(self) -> None:
         if self.deadline is not None and time.perf_counter() > self.deadline:
             raise _Stop
 
@@ -192,9 +189,6 @@ class BranchAndBound:
         together so that numpy prices all their children in one pass)."""
         self._check_budget(len(nodes))
         children = self._expand(placed, sp, nodes)
-        if self.beam is not None and len(children) > self.beam:
-            self.open_bound = min(self.open_bound, children[self.beam][0])
-            children = children[: self.beam]
         i = 0
         batch = 1           # the most promising children one by one, then growing batches
         while i < len(children):
@@ -211,6 +205,7 @@ class BranchAndBound:
                 self._visit(placed, sp, chunk)
             except _Stop:
                 self.open_bound = min(self.open_bound, children[chunk_start][0])
+                self._recorded += 1
                 raise
 
     def _pruned(self, lb: float) -> bool:
@@ -249,7 +244,15 @@ class BranchAndBound:
             arrays = [np.asarray(o, dtype=np.float64) for o in opts]
             sizes = [len(o) for o in opts]
             total = math.prod(sizes)
+            if total > _MAX_CHOICES:
+                name = self.space.levels[level].name
+                raise InputError(
+                    f"the mapspace is too large to search: {total:.3g} factor choices at "
+                    f"{name} ({' x '.join(map(str, sizes))} per dimension)",
+                    field=f"constraints of {name}",
+                    expected=f"temporal factor constraints at {name} that leave fewer choices")
             for start in range(0, total, _CHUNK):
+                self._check_deadline()
                 idx = np.unravel_index(np.arange(start, min(total, start + _CHUNK)), sizes)
                 T = tuple(arrays[d][idx[d]] for d in range(len(opts)))
                 pieces.append((np.full(len(T[0]), pi), T))

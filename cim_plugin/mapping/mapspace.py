@@ -21,9 +21,10 @@ Two reductions keep the space small without losing any optimum:
 from __future__ import annotations
 
 import itertools
+import math
+from dataclasses import dataclass
 
 import numpy as np
-from dataclasses import dataclass
 
 from cim_plugin.errors import InvalidMappingError
 from cim_plugin.mapping.constraints import Constraints, FactorBound
@@ -200,9 +201,7 @@ class MapSpace:
         if len(picks) == 0:
             self._spatial = SpatialTable(factors, axes)
             return self._spatial
-        flat = factors.reshape(len(picks), -1)
-        _, first = np.unique(flat, axis=0, return_index=True)
-        first.sort()
+        first = _first_of_each(factors[:, list(fl), :].reshape(len(picks), -1))
         self._spatial = SpatialTable(factors[first], axes[first])
         return self._spatial
 
@@ -416,23 +415,54 @@ class MapSpace:
 
     # ------------------------------------------------------------ diagnostics
     def empty_reason(self) -> InvalidMappingError:
-        """Name the constraint that leaves no mapping."""
-        for di, d in enumerate(self.dims):
-            pinned = []
-            prod = 1
-            for i, lv in enumerate(self.levels):
-                for b, kind in ((lv.temporal[di], "temporal"), (lv.spatial[di], "spatial")):
-                    if b.exact is not None:
-                        prod *= b.exact
-                        pinned.append(f"{lv.name}.{kind} {d}={b.exact}")
-            if self.bounds[di] % prod:
+        """Name what leaves the mapspace without a mapping: the spatial constraints and
+        fan-outs, or the level whose capacity even the smallest tiles exceed."""
+        table = self.spatial_table()
+        if len(table) == 0:
+            pinned = [f"{lv.name}: {d}{op}{v}" for lv in self.levels if lv.fanout != (1, 1)
+                      for d, b in zip(self.dims, lv.spatial)
+                      for op, v in (("=", b.exact), ("<=", b.max), (">=", b.min)) if v is not None]
+            return InvalidMappingError(
+                "no spatial assignment fits the fan-outs under the spatial constraints"
+                + (f" ({', '.join(pinned)})" if pinned else ""), field="constraints.spatial",
+                expected="spatial factors that divide the dimensions and fit the fan-outs")
+        for i, lv in enumerate(self.levels):
+            if lv.capacity is None:
+                continue
+            smallest = None
+            for keep in self.keep_choices():
+                used = np.zeros(len(table), dtype=np.float64)
+                for ds in self.problem.data_spaces:
+                    if ds.name in keep[i]:
+                        rel = [di for di, d in enumerate(self.dims) if d in ds.dims]
+                        used += np.prod(table.factors[:, i:, rel].astype(np.float64), axis=(1, 2))
+                least = int(used.min())
+                smallest = least if smallest is None else min(smallest, least)
+            if smallest is not None and smallest > lv.capacity:
                 return InvalidMappingError(
-                    f"no factorization of {d}={self.bounds[di]} satisfies the factor "
-                    f"constraints ({', '.join(pinned)})", field=f"constraints factors of {d}",
-                    expected="factors that divide the dimension")
+                    f"even the smallest tiles the fan-outs and keep constraints allow need "
+                    f"{smallest} words at {lv.name}, whose capacity is {lv.capacity}",
+                    field=f"architecture level {lv.name}",
+                    expected="a larger level, fewer kept tensors or smaller fan-outs")
         return InvalidMappingError("no valid mapping: the constraints, fan-outs and capacities "
                                    "exclude every mapping", field="mapspace",
                                    expected="looser constraints or larger buffers")
+
+
+def _first_of_each(rows: np.ndarray) -> np.ndarray:
+    """Indices of the first occurrence of each distinct row, in order (rows of small
+    positive integers are packed into one integer key when they fit, which is fast)."""
+    if rows.shape[1] == 0:
+        return np.arange(min(1, len(rows)))
+    radix = rows.max(axis=0).astype(object) + 1
+    if math.prod(radix) < 2 ** 62:
+        weights = np.cumprod([1, *radix[:-1]]).astype(np.int64)
+        keys = rows.astype(np.int64) @ weights
+        _, first = np.unique(keys, return_index=True)
+    else:
+        _, first = np.unique(rows, axis=0, return_index=True)
+    first.sort()
+    return first
 
 
 def _replace(lv: LevelSpace, **kw) -> LevelSpace:

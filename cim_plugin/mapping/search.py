@@ -21,7 +21,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from cim_plugin.errors import InputError
+from cim_plugin.errors import InputError, InvalidMappingError
 from cim_plugin.mapping.exact import BranchAndBound, Outcome
 from cim_plugin.mapping.mapspace import Choice, MapSpace
 from cim_plugin.mapping.objective import OBJECTIVES, Objective
@@ -49,10 +49,6 @@ class SearchResult:
     padding: Padding | None = None
 
     @property
-    def complete(self) -> bool:
-        return self.optimal
-
-    @property
     def gap(self) -> float:
         """Relative distance to the lower bound (0 when proven optimal)."""
         if self.optimal or self.lower_bound <= 0 or not math.isfinite(self.lower_bound):
@@ -73,8 +69,7 @@ class SearchResult:
 
 def search(space: MapSpace, engine: Engine, *, objective: str = "edp", mode: str = "fast",
            seeds: Iterable[Choice] = (), timeout: float | None = None,
-           energy_weight: float = 1.0, delay_weight: float = 1.0, progress: bool = False,
-           **_: object) -> SearchResult:
+           energy_weight: float = 1.0, delay_weight: float = 1.0) -> SearchResult:
     """Best mapping of `space` for `objective` (see module doc)."""
     if mode not in MODES:
         raise InputError(f"unknown search mode {mode!r}", field="search", expected=", ".join(MODES))
@@ -87,10 +82,11 @@ def search(space: MapSpace, engine: Engine, *, objective: str = "edp", mode: str
     real_problem = space.problem
     if padding is not None:
         space, engine = pad(space, engine, padding)
-        seeds = ()              # seeds factor the real problem, not the padded one
+        seeds = []              # seeds factor the real problem, not the padded one
     deadline = t0 + timeout if timeout else None
+    seeds = list(seeds)
     incumbent = _best_seed(space, engine, obj, seeds)
-    seeds_used = len(list(seeds)) if not isinstance(seeds, list) else len(seeds)
+    seeds_used = len(seeds)
     if mode == "seed":
         if incumbent is None:
             raise space.empty_reason()
@@ -101,6 +97,11 @@ def search(space: MapSpace, engine: Engine, *, objective: str = "edp", mode: str
         from cim_plugin.mapping.fast import fast_search
 
         outcome = fast_search(space, engine, obj, incumbent, deadline)
+    if outcome.best is None and not outcome.complete:
+        raise InvalidMappingError(
+            f"the search stopped ({'--timeout' if deadline else 'node budget'}) before it "
+            f"reached a complete mapping ({outcome.stats.nodes} nodes)", field="search",
+            expected="a longer --timeout, or --search exact")
     if outcome.best is None:
         raise space.empty_reason()
     score, choice = outcome.best
