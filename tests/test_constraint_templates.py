@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from conftest import REFERENCE, needs_reference
 
 from cim_plugin.errors import InputError
 from cim_plugin.export.build import Sizing, build, plain_levels
@@ -12,6 +11,7 @@ from cim_plugin.export.templates import DESIGNS, DesignParams, render_constraint
 from cim_plugin.library.macro import Macro
 from cim_plugin.mapping.priority import priority_mapping
 from cim_plugin.spec.v4 import flatten_v4_constraints
+from tests.conftest import REFERENCE, needs_reference
 
 # The method's primitives (method.md table; WWWtoCiM inputs/my-inputs/primitives/
 # cim-primitives.txt): Rp, Cp, Rh, Ch, 4096 B each; latency, pJ/MAC, write pJ/8 b.
@@ -50,8 +50,13 @@ _TC = [_ds("DRAM", ["A", "B", "Z"]), _ds("SMEM", ["A", "B"], ["Z"]), *_dummy("Su
        _ds("RF", ["Z"], ["A", "B"]), *_dummy("PE"), _ds("LRF", ["A"], ["B", "Z"])]
 _TC_L2 = [_TC[0], _ds("L2", ["A", "B", "Z"]), *_TC[1:]]
 _SMEM_AZ = [_ds("SMEM", ["A", "Z"], ["B"])]
-_CIM = [*_dummy("CiMBank"), *_dummy("CiMArray"), *_CIM_BUFFERS]
-_CIM_ONE = [*_dummy("CiMArray"), *_CIM_BUFFERS]
+# The CiM array's physics (K on rows, N on columns, never M), as the method's own design
+# constrains it (WWWtoCiM inputs/designs/rf_compute/arch_split.yaml: CiMArray spatial,
+# split 1, permutation [N, K, M], M=1).
+_ARRAY = {"target": "inter_CiMArray_spatial", "type": "spatial", "factors": "M=1",
+          "permutation": "NKM", "split": 1}
+_CIM = [*_dummy("CiMBank"), *_dummy("CiMArray"), _ARRAY, *_CIM_BUFFERS]
+_CIM_ONE = [*_dummy("CiMArray"), _ARRAY, *_CIM_BUFFERS]
 _DRAM = [_ds("DRAM", ["A", "B", "Z"])]
 EXPECTED = {
     ("tensor_core", None): _TC,
@@ -170,7 +175,11 @@ def test_every_design_has_a_template_and_arch_templates_carry_no_constraints():
         assert all("constraints" not in n for n in doc["architecture"]["nodes"]), design
         assert doc["constraints"]["version"] == 0.4
         targets = render_constraints(design, p)["constraints"]["targets"]
-        assert all(t["type"] == "dataspace" for t in targets), design   # mapper picks factors
+        # the mapper picks every factor: only keeps, and the CiM array's physics
+        physics = {"target": "CiMArray", "type": "spatial", "factors": "M=1", "permutation": "NKM",
+                   "split": 1}
+        assert all(t["type"] == "dataspace" or t == physics for t in targets), design
+        assert (physics in targets) == (DESIGNS[design][1] is not None), design
 
 
 def test_baseline_has_no_priority_flavour_and_errors_name_the_file():

@@ -6,7 +6,6 @@ import math
 
 import pytest
 import yaml
-from conftest import REFERENCE, needs_reference
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -18,6 +17,7 @@ from cim_plugin.mapping.priority import (
     mpf,
     priority_mapping,
 )
+from tests.conftest import REFERENCE, needs_reference
 
 # Macro geometries of the method's four primitives (method.md table; WWWtoCiM
 # inputs/my-inputs/primitives/cim-primitives.txt): Rp, Cp, Rh, Ch.
@@ -177,7 +177,9 @@ def test_properties(m, n, k, macro, bx, by, threshold, duplicate):
     _check(pm, m, n, k, macro, bx, by, levels)
     # the map.yaml list carries the same factors
     lst = pm.to_yaml_list()
-    assert {e["target"] for e in lst} >= {"DRAM", "SMEM", "CiMStorage", "inter_CiMBank_spatial"}
+    assert {e["target"] for e in lst} >= {"DRAM", "SMEM", "CiMStorage", "inter_CiMArray_spatial"}
+    # a fan-out of 1 inserts no inter_*_spatial level: the banks' appears with 2+ banks
+    assert ("inter_CiMBank_spatial" in {e["target"] for e in lst}) == (bx * by > 1)
 
 
 @settings(max_examples=150, deadline=None)

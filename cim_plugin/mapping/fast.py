@@ -15,8 +15,8 @@ from cim_plugin.mapping.mapspace import Choice, MapSpace
 from cim_plugin.mapping.objective import Objective
 from cim_plugin.model.engine import Engine
 
-#: nodes the fast search may visit (the study's largest GEMMs need a few thousand)
-NODE_BUDGET = 20_000
+#: nodes the fast search may visit (the study's largest GEMMs need about 2500)
+NODE_BUDGET = 5_000
 
 
 def fast_search(space: MapSpace, engine: Engine, objective: Objective,
