@@ -390,3 +390,31 @@ def test_a_stopped_search_certifies_a_bound_below_the_optimum(spec, budget):
         assert exact.best[0] <= stopped.best[0] * (1 + 1e-9)
         if stopped.complete:
             assert stopped.best[0] == pytest.approx(exact.best[0], rel=1e-9)
+
+
+def test_time_budget_is_honoured_under_huge_dimensions(tmp_path):
+    """Dimensions with thousands of divisors (963761198400 has 6720): with --timeout the
+    search stops at its budget (here long before the 60 s guard) and answers with exit 0
+    (a mapping and its certificate) or exit 2 and one line, never a hang or a traceback."""
+    import subprocess
+    import sys
+
+    import yaml
+
+    from cim_plugin.export.build import build
+
+    b = build("tensor_core", None, (64, 64, 64))
+    big = 963761198400
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(yaml.safe_dump({
+        "architecture": b.processed["architecture"],
+        "architecture_constraints": b.processed["architecture_constraints"],
+        "problem": {**b.processed["problem"], "instance": {"M": big, "N": big, "K": big}}}))
+    proc = subprocess.run([sys.executable, "-m", "cim_plugin", "map", str(spec), "-o",
+                           str(tmp_path / "o"), "--timeout", "2"], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode in (0, 2), proc.stderr
+    assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr
+    if proc.returncode == 2:
+        assert len(proc.stderr.strip().splitlines()) == 1
+        assert "--timeout" in proc.stderr

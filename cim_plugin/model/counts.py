@@ -84,4 +84,6 @@ def level_cycles(compute_cycles: Num, slow: Num) -> Num:
     """Cycles of one level: ceil(compute cycles / throttling)."""
     if isinstance(slow, np.ndarray) or isinstance(compute_cycles, np.ndarray):
         return np.ceil(compute_cycles / slow)
+    if slow >= 1.0:                       # not limited: exact, however large
+        return int(math.ceil(compute_cycles))
     return int(math.ceil(compute_cycles / slow))

@@ -201,7 +201,9 @@ class Engine:
 
         # -------------------------------------------------------------- cycles
         c0 = nest.temporal_product
-        compute_cycles = c0 * self.compute_latency
+        lat = self.compute_latency
+        # an integral latency keeps the cycle count an exact integer (huge problems)
+        compute_cycles = c0 * (int(lat) if float(lat).is_integer() else lat)
         level_cycles: list[int] = []
         throttles: list[float] = []
         for i, level in enumerate(storage):

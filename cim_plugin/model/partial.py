@@ -112,7 +112,7 @@ class PlacedNest:
         if isinstance(sp, np.ndarray):
             def factor(i: int, d: int) -> Any:
                 return sp[:, i, d]
-            one: Any = np.ones(len(sp), dtype=np.int64)
+            one: Any = np.ones(len(sp), dtype=sp.dtype)
         else:
             def factor(i: int, d: int) -> Any:
                 return sp[i][d]
