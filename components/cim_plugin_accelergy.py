@@ -1,10 +1,21 @@
-"""Accelergy entry point for the cim_plugin CiM estimators.
+"""Accelergy entry point for cim_plugin's estimators (listed by cim_plugin.estimator.yaml).
 
-Accelergy loads the Estimator classes *defined* in this file, so thin
-subclasses of the package's estimators are declared here.
+Accelergy loads the Estimator classes *defined* in the file it is pointed at, so thin
+subclasses of the package's estimators are declared here. The package itself must be
+importable by the Python that runs Accelergy (install cim-plugin there, or add its
+location to PYTHONPATH).
 """
 
-from cim_plugin.library import accelergy_plugin as _impl
+try:
+    from cim_plugin.library import accelergy_plugin as _impl
+except ImportError as exc:  # pragma: no cover - depends on Accelergy's environment
+    raise ImportError(
+        "the cim_plugin Accelergy plug-in needs the cim_plugin package in the Python that "
+        f"runs Accelergy ({exc}); install cim-plugin there or add it to PYTHONPATH") from exc
+
+
+class CimPluginComponentEstimator(_impl.CimPluginComponent):
+    """cim_plugin_component: baseline and CiM components of the library."""
 
 
 class CimMacroComputeEstimator(_impl.CimMacroCompute):

@@ -1,16 +1,39 @@
-"""`cim-plugin export`: folder contents, atomicity, bad input."""
+"""`cim-plugin export`: folder contents, portability, atomicity, bad input.
+
+What a Timeloop user does with the folder is checked here without the tools: the
+timeloopfe top files are rendered with the template functions timeloopfe gives them
+(`cwd`, `include`, `include_all`, `add_to_path`, as Accelergy's utils/yaml.py defines
+them), and the embedded model, which reproduces timeloop-model (test_model_reference),
+evaluates the exported mapping with Timeloop's one cycle per compute. The real tools
+run the same folders in test_timeloop_roundtrip.py.
+"""
 
 from __future__ import annotations
 
+import glob
+import json
+import shutil
+from pathlib import Path
+
 import pytest
 import yaml
-from test_templates import MACROS
+from jinja2 import StrictUndefined
+from jinja2.sandbox import SandboxedEnvironment
 
 from cim_plugin.cli import main
 from cim_plugin.commands import export as export_cmd
 from cim_plugin.errors import InputError
+from cim_plugin.export.readme import MAPPER_COMMAND, MODEL_COMMAND, RAW_COMMAND
+from cim_plugin.library import ert_gen
+from cim_plugin.model.evaluate import ModelOptions, evaluate
+from cim_plugin.spec.arch import load_architecture
 from cim_plugin.spec.mapping import load_mapping
+from cim_plugin.spec.problem import load_problem
 from cim_plugin.spec.yamlio import load_yaml
+from tests.test_templates import MACROS
+
+FILES = ["README.md", "arch.yaml", "components", "constraints.yaml", "map.v4.yaml", "map.yaml",
+         "mapper.yaml", "model.yaml.jinja2", "problem.yaml", "top.yaml.jinja2"]
 
 
 @pytest.fixture(autouse=True)
@@ -23,14 +46,47 @@ def local_macros(monkeypatch):
     monkeypatch.setattr(export_cmd, "get_macro", get)
 
 
+def _export(out: Path, *argv: str) -> Path:
+    assert main(["export", *argv, "-o", str(out)]) == 0
+    return out
+
+
+def render_like_timeloopfe(top: Path) -> dict:
+    """The top file rendered with timeloopfe's template functions; includes are checked
+    to exist (and to hold the included key) and replaced by what they include."""
+    folder = top.parent
+
+    def pick(path: Path, key: str):
+        doc = load_yaml(path)
+        for part in key.split("."):
+            doc = doc[part]
+        return doc
+
+    def include(p: str, key: str = "") -> str:
+        path = folder / p
+        assert path.is_file(), p
+        return json.dumps(pick(path, key))
+
+    def include_all(p: str, key: str = "") -> str:
+        found = sorted(glob.glob(str(folder / p)))
+        assert found, p
+        out = []
+        for f in found:
+            out.extend(pick(Path(f), key))
+        return json.dumps(out)
+
+    env = SandboxedEnvironment(undefined=StrictUndefined)
+    env.globals.update(cwd=lambda: str(folder), include=include, include_all=include_all,
+                       add_to_path=lambda p: "")
+    return yaml.safe_load(env.from_string(top.read_text()).render())
+
+
 def test_export_cim_rf(tmp_path, capsys):
-    out = tmp_path / "d"
-    rc = main(["export", "--design", "cim_rf", "--macro", "analog6T", "--gemm", "512,1024,1024",
-               "--banks", "1x4", "--threshold", "4", "-o", str(out)])
-    assert rc == 0
-    names = sorted(p.name for p in out.iterdir())
-    assert names == ["arch.yaml", "components", "constraints.yaml", "map.yaml", "mapper.yaml",
-                     "problem.yaml", "top.yaml.jinja2"]
+    out = _export(tmp_path / "d", "--design", "cim_rf", "--macro", "analog6T", "--gemm",
+                  "512,1024,1024", "--banks", "1x4", "--threshold", "4")
+    assert sorted(p.name for p in out.iterdir()) == FILES
+    assert sorted(p.name for p in (out / "components").iterdir()) == [
+        "cim_components.yaml", "cim_plugin_accelergy.py"]
     arch = load_yaml(out / "arch.yaml")
     assert arch["architecture"]["nodes"][0]["!"] == "Container"
     assert load_yaml(out / "problem.yaml")["problem"]["instance"] == {"M": 512, "N": 1024, "K": 1024}
@@ -41,19 +97,124 @@ def test_export_cim_rf(tmp_path, capsys):
     cons = yaml.safe_load((out / "constraints.yaml").read_text())["constraints"]["targets"]
     assert {"target": "DRAM", "type": "temporal", "factors": "M=1,N=4,K=8",
             "permutation": "KNM"} in cons
-    assert "accelergy_plug_ins" in (out / "top.yaml.jinja2").read_text()
     # nothing but the output folder is left behind
     assert [p.name for p in tmp_path.iterdir()] == ["d"]
 
 
+def test_export_is_portable(tmp_path):
+    """No absolute path in the folder; moved elsewhere, its top files still find every
+    file they include and the Accelergy plug-in entry in the folder's components/."""
+    out = _export(tmp_path / "here", "--design", "cim_smem", "--macro", "digital6T",
+                  "--gemm", "64,256,256")
+    import cim_plugin
+
+    forbidden = {str(tmp_path), str(Path(cim_plugin.__file__).resolve().parent.parent),
+                 str(Path.cwd())}
+    for f in out.rglob("*"):
+        if f.is_file():
+            text = f.read_text()
+            assert not any(s in text for s in forbidden), f.name
+    moved = Path(shutil.move(str(out), str(tmp_path / "elsewhere" / "design")))
+    for top in ("top.yaml.jinja2", "model.yaml.jinja2"):
+        doc = render_like_timeloopfe(moved / top)
+        (entry,) = doc["globals"]["accelergy_plug_ins"]
+        assert Path(entry) == moved / "components" / "cim_plugin_accelergy.py"
+        assert Path(entry).is_file()
+        names = {c["name"] for c in doc["components"]["classes"]}
+        assert {"custom_storage", "cimmac_unit", "smartbuffer_metadata", "DRAM"} <= names
+        assert doc["architecture"]["nodes"] and doc["problem"]["instance"]["K"] == 256
+    assert "constraints" in render_like_timeloopfe(moved / "top.yaml.jinja2")
+    model_doc = render_like_timeloopfe(moved / "model.yaml.jinja2")
+    assert "constraints" not in model_doc and model_doc["mapping"]
+
+
+@pytest.mark.parametrize("argv", [
+    ("--design", "tensor_core", "--gemm", "64,128,256"),
+    ("--design", "tensor_core_l2", "--gemm", "32,256,128"),
+    ("--design", "cim_rf", "--macro", "analog6T", "--gemm", "64,128,256"),
+    ("--design", "cim_smem", "--macro", "digital8T", "--gemm", "16,512,256", "--banks", "1x4"),
+    ("--design", "cim_smem_beside", "--macro", "digital6T", "--gemm", "64,256,256"),
+    ("--design", "cim_l2", "--macro", "analog8T", "--gemm", "16,256,512", "--banks", "2x4"),
+])
+def test_every_design_carries_a_mapping_that_timeloop_semantics_evaluate(tmp_path, argv):
+    """map.yaml and map.v4.yaml hold the same complete mapping; evaluated with Timeloop's
+    rule (one cycle per compute) on the exported architecture it gives the figures the
+    README promises, which are `cim-plugin model`'s (macro latency applied): the CiM
+    storage's read bandwidth of 1/latency makes Timeloop's cycles the macro's."""
+    out = _export(tmp_path / "d", *argv)
+    doc = {**load_yaml(out / "arch.yaml"), **load_yaml(out / "problem.yaml")}
+    arch, problem = load_architecture(doc), load_problem(doc)
+    mapping = load_mapping(out / "map.yaml", dims=problem.dimensions)
+    assert load_yaml(out / "map.yaml")["architecture_constraints"] == {"targets": []}
+    # the v0.4 form names nodes: spatial loops of node X are those of inter_X_spatial
+    v4 = load_yaml(out / "map.v4.yaml")["mapping"]
+    for e in v4:
+        assert isinstance(e["factors" if "factors" in e else "keep"], list)
+        level = f"inter_{e['target']}_spatial" if e["type"] == "spatial" else e["target"]
+        lm = mapping.levels[level]
+        if e["type"] == "dataspace":
+            assert (set(e["keep"]), set(e["bypass"])) == (lm.keep, lm.bypass)
+            continue
+        factors = dict(f.split("=") for f in e["factors"])
+        got = lm.spatial if e["type"] == "spatial" else lm.temporal
+        assert {d: int(v) for d, v in factors.items()} == {d: got.get(d, 1) for d in factors}
+    assert {e["target"] for e in v4 if e["type"] == "temporal"} == {
+        s.base_name for s in arch.storage if not s.dummy}
+    ert, art = ert_gen.generate_tables(arch)
+    timeloop_rule = evaluate(arch, problem, mapping, ert, art, ModelOptions(compute_latency_cycles=1))
+    r = tmp_path / "r.json"
+    assert main(["model", str(out / "arch.yaml"), str(out / "problem.yaml"),
+                 str(out / "constraints.yaml"), "--mapping", str(out / "map.yaml"),
+                 "--json", str(r)]) == 0
+    ours = json.loads(r.read_text())
+    assert not [w for w in ours["warnings"] if "constraint" in w]   # map.yaml obeys constraints.yaml
+    assert timeloop_rule.cycles == ours["cycles"]
+    assert timeloop_rule.energy_pJ == pytest.approx(ours["energy_pJ"], rel=1e-9)
+    readme = (out / "README.md").read_text()
+    assert f"Cycles: {ours['cycles']}, Energy: {ours['energy_pJ'] / 1e6:.2f} uJ." in readme
+    for command in (MODEL_COMMAND, MAPPER_COMMAND, RAW_COMMAND):
+        assert command in readme
+
+
+def test_latency_is_the_cim_storage_read_bandwidth(tmp_path):
+    """analog8T: 144 cycles per operation (method.md). C0 = 64*128*256 / (4*64*4 CiM cells
+    with N=4 x K=64 per macro array, 4 banks over N) = 2048 compute cycles; x 144 = 294912."""
+    out = _export(tmp_path / "d", "--design", "cim_rf", "--macro", "analog8T", "--gemm",
+                  "64,128,256", "--banks", "1x4")
+    nodes = load_yaml(out / "arch.yaml")["architecture"]["nodes"]
+    leaves = [n for n in nodes if "nodes" not in n] + [c for n in nodes for c in n.get("nodes", [])]
+    storage = next(n for n in leaves if n.get("name") == "CiMStorage")
+    unit = next(n for n in leaves if n.get("name") == "CiMUnit")
+    assert storage["attributes"]["read_bandwidth"] == pytest.approx(1 / 144)
+    assert unit["attributes"]["cim_latency_cycles"] == 144
+    text = (out / "arch.yaml").read_text()
+    # Accelergy evaluates unquoted attribute strings as expressions: strings stay quoted
+    assert 'type: "zero"' in text and 'type: "analog8T"' in text and 'technology: "45nm"' in text
+    assert "Cycles: 294912," in (out / "README.md").read_text()
+
+
 def test_export_baseline_and_presets(tmp_path):
-    assert main(["export", "--design", "tensor_core", "--gemm", "64,64,64", "-o", str(tmp_path / "b")]) == 0
-    assert not (tmp_path / "b" / "map.yaml").exists()
-    assert main(["export", "--design", "cim_smem", "--macro", "digital6T", "--gemm", "147,1000,147",
-                 "--preset", "method", "--duplicate", "-o", str(tmp_path / "s")]) == 0
-    arch = load_yaml(tmp_path / "s" / "arch.yaml")["architecture"]["nodes"]
+    b = _export(tmp_path / "b", "--design", "tensor_core", "--gemm", "64,64,64")
+    assert (b / "map.yaml").is_file()
+    assert "One cycle per MAC" in (b / "README.md").read_text()
+    s = _export(tmp_path / "s", "--design", "cim_smem", "--macro", "digital6T", "--gemm",
+                "147,1000,147", "--preset", "method", "--duplicate")
+    arch = load_yaml(s / "arch.yaml")["architecture"]["nodes"]
     bank = next(n for n in arch if n.get("name") == "CiMBank")
     assert bank["spatial"] == {"meshX": 1, "meshY": 48}      # method preset, SMEM digital6T
+    assert "cim-plugin export --design cim_smem --macro digital6T --gemm 147,1000,147 " \
+           "--duplicate --preset method" in (s / "README.md").read_text()
+
+
+def test_paper_compat_export_carries_the_placeholder_area(tmp_path):
+    out = _export(tmp_path / "d", "--design", "cim_rf", "--macro", "analog6T", "--gemm",
+                  "64,64,64", "--paper-compat")
+    assert (out / "arch.yaml").read_text().count('cim_area: "placeholder"') == 4
+    assert main(["ert", str(out / "arch.yaml"), "-o", str(tmp_path / "t")]) == 0
+    areas = load_yaml(tmp_path / "t" / "ART.yaml")["ART"]["tables"]
+    cim = {t["name"].split(".", 1)[1].split("[")[0]: t["area"] for t in areas}
+    assert [cim[n] for n in ("CiMInpBuffer", "CiMOutBuffer", "CiMStorage", "CiMUnit")] == [1.0] * 4
+    assert "WWW placeholder" in (out / "README.md").read_text()
 
 
 @pytest.mark.parametrize("argv, field", [

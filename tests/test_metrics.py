@@ -6,7 +6,6 @@ import math
 
 import pandas as pd
 import pytest
-from conftest import REFERENCE, needs_reference
 
 from cim_plugin.model.result import ComputeStats, DataSpaceStats, EvalResult, LevelStats
 from cim_plugin.study.metrics import (
@@ -25,6 +24,7 @@ from cim_plugin.study.metrics import (
     temporal_reductions,
 )
 from cim_plugin.study.workloads import load_workload
+from tests.conftest import REFERENCE, needs_reference
 
 
 def _result(*, computes=1000, cycles=500, energy_pJ=4000.0, utilization=0.5, area_um2=0.0,

@@ -123,7 +123,7 @@ def test_stats_text_matches_timeloop_line_by_line(reference_run):
 @pytest.mark.parametrize("run_name", ["tensor_core_like/outputs"])
 def test_written_text_is_timeloop_text_except_area(run_name):
     """For the baseline run, all lines but the area totals are byte-identical."""
-    from conftest import REFERENCE
+    from tests.conftest import REFERENCE
 
     if REFERENCE is None:
         pytest.skip("../shared/reference not present")

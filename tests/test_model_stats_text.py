@@ -7,12 +7,11 @@ formatting so scripts written for Timeloop's file keep working).
 
 from __future__ import annotations
 
-from test_model_tensor_core import tensor_core_case
-
 from cim_plugin.backends.parse import parse_stats, read_stats_text
 from cim_plugin.model.engine import Engine
 from cim_plugin.model.nest import build_nest
 from cim_plugin.report.stats_text import format_stats, write_stats
+from tests.test_model_tensor_core import tensor_core_case
 
 
 def _text():

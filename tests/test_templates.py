@@ -6,8 +6,6 @@ import dataclasses
 
 import pytest
 import yaml
-from conftest import REFERENCE, needs_reference
-from test_v4 import compare_processed
 
 from cim_plugin.errors import InputError
 from cim_plugin.export.build import Sizing, build
@@ -15,6 +13,8 @@ from cim_plugin.export.sizing import parse_banks
 from cim_plugin.export.templates import DesignParams, render_design
 from cim_plugin.library.macro import Macro
 from cim_plugin.spec.v4 import flatten_v4, flatten_v4_constraints
+from tests.conftest import REFERENCE, needs_reference
+from tests.test_v4 import compare_processed
 
 # The method's four primitives (method.md table; WWWtoCiM
 # inputs/my-inputs/primitives/cim-primitives.txt): Rp, Cp, Rh, Ch, latency, area factor,

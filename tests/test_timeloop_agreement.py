@@ -4,8 +4,9 @@ The processed-form input comes from our own templates
 (`cim_plugin.export.build.build(...).processed`) with the component library's ERT/ART
 embedded, so neither timeloopfe nor Accelergy is needed; only `timeloop-model` is
 (found like the backend finds it: CIM_PLUGIN_TIMELOOP_BIN, TIMELOOP_BIN_DIR or PATH).
-Timeloop models one cycle per compute, so the embedded model is run with
-`compute_latency_cycles=1` here; the CiM latency is a documented departure.
+Timeloop models one cycle per compute; the backend applies the macro latency to its
+counts (cim_plugin.backends.latency), so both backends report the embedded model's
+figures; Timeloop's own cycles equal the embedded model's with one cycle per compute.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ needs_timeloop_model = pytest.mark.skipif(
     reason="timeloop-model not found (set CIM_PLUGIN_TIMELOOP_BIN or put it on PATH)")
 
 
-def _both(design: str, macro: str, gemm: tuple[int, int, int], tmp_path):
+def _both(design: str, macro: str, gemm: tuple[int, int, int], tmp_path, latency: float):
     b = build(design, get_macro(macro), gemm, Sizing(mode="explicit", banks=(1, 4)))
     ert, art = generate_tables(b.architecture)
     mapping = b.mapping.mapping()
@@ -35,27 +36,33 @@ def _both(design: str, macro: str, gemm: tuple[int, int, int], tmp_path):
     inp = write_yaml(tmp_path / "input.yaml", doc)
     real = tl.run_model([inp], mapping, tmp_path / "run", timeout=120)
     ours = evaluate(b.architecture, gemm_problem(*gemm), mapping, ert, art,
-                    ModelOptions(compute_latency_cycles=1.0))
-    return real, ours
+                    ModelOptions(compute_latency_cycles=latency))
+    one = evaluate(b.architecture, gemm_problem(*gemm), mapping, ert, art,
+                   ModelOptions(compute_latency_cycles=1.0))
+    return real, ours, one
 
 
 @needs_timeloop_model
 @pytest.mark.parametrize("gemm", [(16, 256, 256), (512, 1024, 1024)])
 def test_exported_cim_rf_agrees_with_real_timeloop(gemm, tmp_path):
-    real, ours = _both("cim_rf", "analog6T", gemm, tmp_path)
+    real, ours, one = _both("cim_rf", "analog6T", gemm, tmp_path, latency=9.0)   # method.md
     report = compare_results(real, ours, tolerance=0.005)
     assert report.ok, report.format_table(only_failures=True)
     m, n, k = gemm
     assert real.computes == m * n * k            # a dense GEMM: every MAC once
     assert ours.energy_pJ == pytest.approx(real.energy_pJ, rel=0.005)
     assert ours.cycles == pytest.approx(real.cycles, rel=0.005)
+    assert real.compute_latency_cycles == 9.0
+    assert real.extra["timeloop_cycles"] == one.cycles        # Timeloop's own count
 
 
 @needs_timeloop_model
-def test_study_point_on_real_timeloop_differs_only_by_latency_and_leakage(tmp_path):
-    """`study --backend timeloop`: Timeloop counts 1 cycle per compute, the embedded model
-    `latency` cycles per macro operation (ModelOptions.compute_latency_cycles); all
-    energies but leakage (which scales with cycles) agree."""
+def test_study_point_on_real_timeloop_equals_the_embedded_point(tmp_path):
+    """`study --backend timeloop` on one point: the macro latency applied to Timeloop's
+    counts gives the embedded model's figures. Timeloop's own count is 2176 cycles (DRAM
+    reads at 32 B/cycle: weights 256x256 + inputs 16x256 bytes); with the latency,
+    C0 = 16*256*256 / (4 banks x 4 x 64 cells) = 1024 operations of 9 cycles = 9216 cycles
+    dominate."""
     from cim_plugin.study.config import StudyConfig
     from cim_plugin.study.runner import Point, evaluate_point
 
@@ -63,17 +70,9 @@ def test_study_point_on_real_timeloop_differs_only_by_latency_and_leakage(tmp_pa
                       sweep_nk=(256,), sizing="explicit", banks=(1, 4), backend="timeloop")
     rec = evaluate_point(Point("cim_rf", "analog6T", 16, 256, 256), cfg, tmp_path)
     real, ours = rec["result"], rec["embedded"]
-    latency = rec["latency_cycles"]
-    assert latency > 1
-    compute_cycles = next(lv["cycles"] for lv in real["levels"] if lv["name"] == "CiMStorage")
-    assert ours["cycles"] == latency * compute_cycles
-    # Timeloop's 2176 cycles are DRAM reads at 32 B/cycle: weights 256x256 + inputs 16x256 bytes
-    assert real["cycles"] == (256 * 256 + 16 * 256) // 32 == 2176
-    assert any("latency" in w for w in real["warnings"])
-
-    def without_leakage(r):
-        return r["energy_pJ"] - sum(lv["leakage_pJ"] for lv in r["levels"])
-
-    assert without_leakage(real) == pytest.approx(without_leakage(ours), rel=1e-6)
-    assert real["energy_pJ"] == pytest.approx(ours["energy_pJ"], rel=0.005)
+    assert rec["latency_cycles"] == 9.0 == real["compute_latency_cycles"]
+    assert real["cycles"] == ours["cycles"] == 16 * 256 * 256 // (4 * 4 * 64) * 9 == 9216
+    assert real["energy_pJ"] == pytest.approx(ours["energy_pJ"], rel=1e-4)
+    assert real["utilization"] == pytest.approx(ours["utilization"], rel=1e-9)
     assert real["area_um2"] == pytest.approx(ours["area_um2"], rel=1e-4)
+    assert not any("latency" in w for w in real["warnings"])

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from conftest import REFERENCE, needs_reference
 
 from cim_plugin.errors import InputError
 from cim_plugin.spec.arch import load_architecture
 from cim_plugin.spec.v4 import flatten_v4, flatten_v4_constraints
 from cim_plugin.spec.yamlio import load_yaml, loads_yaml
+from tests.conftest import REFERENCE, needs_reference
 
 TFE_DEFAULTS = {"has_power_gating", "power_gated_at", "reduction_supported", "min_utilization",
                 "allow_overbooking", "multiple_buffering", "n_banks", "cluster_size"}

@@ -19,6 +19,13 @@ Timeloop built without Accelergy fall back to its internal energy model silently
 that is refused; stats.txt prints the total energy to 3 digits (`Energy: 5.02 uJ`) and
 a summary area computed before the ART is applied (often `Area: 0.00 mm^2`), so both
 are summed from the per-level figures instead.
+
+Timeloop counts one cycle per compute operation; the figures returned apply the compute
+latency every command applies (`cim_plugin.library.latency`) to Timeloop's counts, the
+way the embedded model does (`cim_plugin.backends.latency`), so both backends report
+the same cycles, leakage and utilization for the same mapping. The work folder is made
+absolute before anything runs, because Timeloop runs inside it and would otherwise
+resolve relative input paths against it.
 """
 
 from __future__ import annotations
@@ -46,6 +53,9 @@ MODEL, MAPPER = "timeloop-model", "timeloop-mapper"
 _OUTPUT_RE = re.compile(r"^(timeloop-(model|mapper)\..*|parsed-processed-input\.yaml|"
                         r".*\.(ERT|ART)_summary\.yaml|.*\.accelergy\.log)$")
 _DESIGN_ORDER = ("arch.yaml", "problem.yaml", "constraints.yaml", "mapper.yaml")
+# files of an exported design folder that are not Timeloop inputs: the mapping in Timeloop's
+# form (passed separately) and in timeloopfe's form, and Accelergy's configuration
+_NOT_INPUTS = ("map.yaml", "map.v4.yaml", "accelergy_config.yaml")
 _EMPTY_MAPPING_RE = re.compile(r"^mapping:\s*\[\s*\]\s*(#.*)?$", re.MULTILINE)
 ERT_HINT = ("pass the energy/area tables as further input files (e.g. Accelergy's "
             "timeloop-mapper.ERT.yaml and timeloop-mapper.ART.yaml, or any YAML with "
@@ -115,7 +125,7 @@ def collect_inputs(inputs: str | Path | Sequence[str | Path]) -> list[Path]:
     A design folder (as written by `cim-plugin export`) contributes arch, problem,
     constraints and mapper files first, then its other YAML files and `components/`.
     Timeloop outputs lying in the folder are skipped. `map.yaml` is left out here:
-    it is the mapping, passed separately.
+    it is the mapping, passed separately; so is `map.v4.yaml` (timeloopfe's form).
     """
     items = [inputs] if isinstance(inputs, str | Path) else list(inputs)
     files: list[Path] = []
@@ -124,7 +134,7 @@ def collect_inputs(inputs: str | Path | Sequence[str | Path]) -> list[Path]:
         if p.is_dir():
             names = sorted(f.name for f in p.iterdir() if f.is_file()
                            and f.suffix in (".yaml", ".yml") and not _OUTPUT_RE.match(f.name)
-                           and f.name not in ("map.yaml", "accelergy_config.yaml"))
+                           and f.name not in _NOT_INPUTS)
             ordered = [n for n in _DESIGN_ORDER if n in names]
             ordered += [n for n in names if n not in ordered]
             files += [p / n for n in ordered]
@@ -212,7 +222,7 @@ def _mapping_file(mapping: Mapping | str | Path, files: list[Path], stage: Path)
 # --- Accelergy plug-in -----------------------------------------------------------------------
 def _plugin_path() -> Path | None:
     try:
-        from cim_plugin.library.accelergy_plugin import plugin_path
+        from cim_plugin.library import plugin_path
     except ImportError:
         return None
     try:
@@ -334,7 +344,7 @@ def _prepare(tool: str, input_files: str | Path | Sequence[str | Path], out_dir:
             f"no ERT and no Accelergy: {tool} would silently use its internal energy "
             "model instead of an energy reference table",
             file=", ".join(str(f) for f in files), field="ERT", expected=ERT_HINT)
-    workdir = Path(out_dir) / tool
+    workdir = (Path(out_dir) / tool).resolve()      # Timeloop runs in it: no relative paths
     stage = workdir / "inputs"
     stage.mkdir(parents=True, exist_ok=True)
     for old in workdir.glob(f"{tool}.*"):
@@ -407,9 +417,44 @@ def _exact_totals(result: EvalResult) -> None:
         result.area_um2 = area
 
 
-def _result(out: RunOutput) -> EvalResult:
-    result = parse_stats(out.file("stats.txt"))
+def read_stats(path: str | Path) -> EvalResult:
+    """A Timeloop stats.txt with the exact energy and area totals (`_exact_totals`)."""
+    result = parse_stats(Path(path))
     _exact_totals(result)
+    return result
+
+
+def _areas_from_art(result: EvalResult, out: RunOutput) -> None:
+    """Areas from the ART Timeloop used (the inputs' `ART`, else Accelergy's
+    `<prefix>.ART.yaml`), not from stats.txt, which prints them with 2 decimals (0.07 %
+    off for a 69.93 um^2 CiM storage share) and leaves out the levels it hides."""
+    from cim_plugin.spec.ert import art_from_dict, load_art
+
+    merged = load_yaml(out.workdir / "parsed-processed-input.yaml")
+    try:
+        if isinstance(merged, dict) and merged.get("ART") is not None:
+            art = art_from_dict(merged)
+        elif out.file("ART.yaml").is_file():
+            art = load_art(out.file("ART.yaml"))
+        else:
+            return
+    except InputError:
+        return
+    from cim_plugin.spec.arch import load_architecture
+
+    if result.compute.name in art.areas:
+        result.compute.area_um2 = art.areas[result.compute.name]
+    for lv in result.levels:
+        lv.area_um2 = art.areas.get(lv.name, lv.area_um2)
+    # every component, the levels stats.txt hides (inter_*_spatial) too, as the embedded
+    # model sums it
+    arch = load_architecture(merged)
+    result.area_um2 = sum(c.instances * art.areas.get(c.base_name, 0.0) for c in arch.components)
+
+
+def _result(out: RunOutput) -> EvalResult:
+    result = read_stats(out.file("stats.txt"))
+    _areas_from_art(result, out)
     result.extra["backend"] = "timeloop"
     result.extra["workdir"] = str(out.workdir)
     result.extra["log"] = str(out.log)
@@ -418,16 +463,39 @@ def _result(out: RunOutput) -> EvalResult:
     return result
 
 
+def with_compute_latency(result: EvalResult, workdir: Path, compute_latency: float | None = None,
+                         attribute: str | None = None) -> EvalResult:
+    """Timeloop's result with the compute latency the embedded model applies (the rule of
+    `cim_plugin.library.latency`, on the architecture Timeloop ran; `compute_latency`
+    overrides it as `--compute-latency` does, `attribute` names the compute attribute)."""
+    from cim_plugin.backends.latency import apply_compute_latency
+    from cim_plugin.library.latency import compute_latency as latency_rule
+    from cim_plugin.spec.arch import load_architecture
+    from cim_plugin.spec.problem import load_problem
+
+    merged = workdir / "parsed-processed-input.yaml"
+    doc = load_yaml(merged)
+    arch = load_architecture(doc, str(merged))
+    if attribute:
+        latency, source = latency_rule(arch, compute_latency, attribute)
+    else:
+        latency, source = latency_rule(arch, compute_latency)
+    return apply_compute_latency(result, arch, load_problem(doc, str(merged)), latency, source)
+
+
 def run_model(input_files: str | Path | Sequence[str | Path], mapping: Mapping | str | Path | None,
               out_dir: str | Path, timeout: float | None = 600, *,
               drop_arch_constraints: bool = False, ert: str | Path | None = None,
-              art: str | Path | None = None) -> EvalResult:
+              art: str | Path | None = None, compute_latency: float | None = None,
+              latency_attribute: str | None = None) -> EvalResult:
     """Evaluate one mapping with timeloop-model.
 
     `mapping` may be a `Mapping`, a map.yaml path, or None (a design folder's map.yaml,
     else a mapping inside the inputs). Set `drop_arch_constraints` to evaluate a mapping
     that violates mapper-only constraints (timeloop-model re-checks them). `ert`/`art`:
-    energy/area table files (else `ERT:`/`ART:` in the inputs, else Accelergy).
+    energy/area table files (else `ERT:`/`ART:` in the inputs, else Accelergy). The
+    compute latency is applied to Timeloop's counts (module doc); `compute_latency`
+    overrides the rule, `latency_attribute` names the compute attribute it reads.
     """
     if mapping is None:
         mapping = design_mapping(input_files)
@@ -435,13 +503,16 @@ def run_model(input_files: str | Path | Sequence[str | Path], mapping: Mapping |
                    drop_arch_constraints=drop_arch_constraints, ert=ert, art=art)
     if out.file("stats.txt").stat().st_size == 0:
         raise TimeloopRunError(f"{MODEL} wrote an empty stats.txt; log: {out.log}\n{_tail(out.log)}")
-    return _result(out)
+    return with_compute_latency(_result(out), out.workdir, compute_latency, latency_attribute)
 
 
 def run_mapper(input_files: str | Path | Sequence[str | Path], out_dir: str | Path,
                timeout: float | None = 600, *, ert: str | Path | None = None,
-               art: str | Path | None = None) -> tuple[Mapping, EvalResult]:
-    """Search a mapping with timeloop-mapper; returns the best mapping and its stats."""
+               art: str | Path | None = None, compute_latency: float | None = None
+               ) -> tuple[Mapping, EvalResult]:
+    """Search a mapping with timeloop-mapper; returns the best mapping and its stats, with
+    the compute latency applied to them (timeloop-mapper itself ranks mappings with one
+    cycle per compute, which a warning says when the latency is not 1)."""
     out = run_tool(MAPPER, input_files, out_dir, timeout=timeout, ert=ert, art=art)
     stats, map_yaml = out.file("stats.txt"), out.file("map.yaml")
     if stats.stat().st_size == 0 or not map_yaml.is_file() or map_yaml.stat().st_size == 0:
@@ -450,4 +521,9 @@ def run_mapper(input_files: str | Path | Sequence[str | Path], out_dir: str | Pa
             "loosen factor/keep constraints, check spatial factors against the mesh and tile "
             f"sizes against capacities, or set mapper.diagnostics: true; log: {out.log}",
             file=str(stats))
-    return parse_map_yaml(map_yaml), _result(out)
+    result = with_compute_latency(_result(out), out.workdir, compute_latency)
+    if result.compute_latency_cycles != 1:
+        result.warnings.append(
+            f"timeloop-mapper ranked mappings with 1 cycle per compute; the figures apply "
+            f"{result.compute_latency_cycles:g} cycles per operation to its best mapping")
+    return parse_map_yaml(map_yaml), result

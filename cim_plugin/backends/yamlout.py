@@ -19,6 +19,32 @@ from cim_plugin.spec.yamlio import TAG_KEY
 _NEEDS_QUOTES = re.compile(r"^[\d.+\-]")
 
 
+class QuotedStr(str):
+    """A string always written double-quoted: Accelergy evaluates every unquoted attribute
+    value as an expression (`type: zero` is the name `zero`, an error), quoted ones are
+    strings."""
+
+
+def _number_text(value: str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
+
+
+def quote_strings(attrs: dict[str, Any]) -> dict[str, Any]:
+    """The attributes with every string value marked to be written double-quoted, except
+    number texts such as `1e-9` (YAML 1.1 reads them as strings, Accelergy as numbers):
+    those stay plain so that Accelergy still reads a number."""
+    return {k: QuotedStr(v) if isinstance(v, str) and not _number_text(v) else
+            (_PlainNumber(v) if isinstance(v, str) else v) for k, v in attrs.items()}
+
+
+class _PlainNumber(str):
+    """A number text written without quotes."""
+
+
 class _Dumper(yaml.SafeDumper):
     """SafeDumper that keeps number-like strings quoted and restores `!Tags`."""
 
@@ -38,6 +64,10 @@ def _repr_dict(dumper: yaml.SafeDumper, value: dict) -> yaml.Node:
 
 
 _Dumper.add_representer(str, _repr_str)
+_Dumper.add_representer(_PlainNumber,
+                        lambda d, v: d.represent_scalar("tag:yaml.org,2002:str", str(v), style=""))
+_Dumper.add_representer(QuotedStr, lambda d, v: d.represent_scalar("tag:yaml.org,2002:str", str(v),
+                                                                    style='"'))
 _Dumper.add_representer(dict, _repr_dict)
 
 

@@ -1,9 +1,11 @@
 """`cim-plugin ert`: write Accelergy ERT.yaml / ART.yaml for an architecture.
 
 The energies and areas come from the component library (CiM macros, baseline
-tables); `--library` adds the user's own macro/table files. `--plugin-path`
-prints the Accelergy estimator plug-in file to list under
-`globals: accelergy_plug_ins`.
+tables), the same code the Accelergy plug-in runs for our compound components, so
+Accelergy gives these tables too. CiM areas are the real macro areas; `--paper-compat`
+gives the WWW placeholder (1 um^2 per CiM instance) instead. `--library` adds the
+user's own macro/table files. `--plugin-path` prints the Accelergy estimator plug-in
+file to list under `globals: accelergy_plug_ins`.
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output-dir", metavar="DIR", help="write ERT.yaml and ART.yaml here")
     p.add_argument("--library", metavar="EXTRA.yaml", action="append", default=[],
                    help="extra macro/table file (repeatable; also $CIM_PLUGIN_LIBRARY)")
+    p.add_argument("--paper-compat", action="store_true",
+                   help="CiM area as the WWW placeholder (1 um^2 per CiM instance) instead of "
+                        "the real macro area")
     p.add_argument("--plugin-path", action="store_true",
                    help="print the absolute path of the Accelergy plug-in file and exit")
 
@@ -42,7 +47,7 @@ def top_name(doc: dict) -> str:
 
 def run(args: argparse.Namespace) -> int:
     if args.plugin_path:
-        from cim_plugin.library.accelergy_plugin import plugin_path
+        from cim_plugin.library import plugin_path
 
         print(plugin_path())
         return 0
@@ -57,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
     check_output_paths(args)
     doc, origin = load_inputs(args.specs)
     arch = load_architecture(doc, origin.get("architecture", ", ".join(args.specs)))
-    ert, art = generate_tables(arch, extra=list(args.library), top_name=top_name(doc))
+    ert, art = generate_tables(arch, extra=list(args.library), top_name=top_name(doc),
+                               paper_compat=bool(args.paper_compat))
     out = Path(args.output_dir)
     for name, body in (("ERT.yaml", ert.to_yaml_dict()), ("ART.yaml", art.to_yaml_dict())):
         write_text_atomic(out / name, yaml.safe_dump(body, sort_keys=False))

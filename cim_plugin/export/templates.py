@@ -110,6 +110,7 @@ class DesignParams:
         raise KeyError(level)
 
 
+@functools.lru_cache(maxsize=1)
 def _env() -> SandboxedEnvironment:
     return SandboxedEnvironment(loader=FileSystemLoader(str(data_dir("arch_templates"))),
                                 undefined=StrictUndefined, autoescape=False,

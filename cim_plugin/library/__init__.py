@@ -19,10 +19,14 @@ from cim_plugin.library.tables import (
 
 
 def plugin_path() -> str:
-    """Absolute path of the Accelergy estimator plug-in file."""
-    from cim_plugin.library.accelergy_plugin import plugin_path as _p
+    """Absolute path of the Accelergy estimator plug-in file.
 
-    return _p()
+    Computed from this package's location rather than by importing the plug-in, which
+    imports Accelergy (and makes it print its config search) where Accelergy is installed.
+    """
+    from pathlib import Path
+
+    return str(Path(__file__).resolve().parent / "accelergy_plugin.py")
 
 
 __all__ = ["ENV_VAR", "Macro", "MacroFigures", "Provenance", "builtin_library_path", "figures",

@@ -1,65 +1,163 @@
-"""Accelergy estimator plug-in serving every macro of the CiM macro library.
+"""Accelergy estimator plug-in: every energy and area of cim_plugin's component library.
 
-Primitive classes (as used by the CiM compound components in components/):
-  cimmac / cim_mac          actions mac, compute (J per MAC); area 0 (counted on storage)
-  cimstorage / cim_storage  actions read (0: reading is the MAC), write, update (J per
-                            weight word), leak 0; area = the macro area share of the bits held
-Attributes: `type` or `macro` (a macro name; `type: zero` is a free buffer), `technology`
-(node, e.g. 45nm), `datawidth` (bits), optional `voltage`, and for storage `width`/`depth`.
-Energies are moved to `technology` with Stillmaker & Baas (2017) scaling. Extra macro
-files are read from $CIM_PLUGIN_LIBRARY.
+One source of truth: the compound components of `components/cim_components.yaml`
+(DRAM, smartbuffer_SRAM/_RF/_metadata, intmac, custom_storage, cimmac_unit) each
+bottom out in one primitive of class `cim_plugin_component`, which this plug-in
+prices with `cim_plugin.library.tables.estimate_component`, the code `cim-plugin ert`
+and the embedded model use. Accelergy therefore reproduces our ERT/ART exactly
+(to Accelergy's 6 significant digits) instead of falling back to its generic
+estimators, which price the baseline's register file and integer MAC differently.
 
-Set-up: point Accelergy at this file (path printed by `cim-plugin ert --plugin-path`):
-    globals: {accelergy_plug_ins: [<that path>]}
-The module defines both interfaces: `Estimator` classes (current Accelergy) and a legacy
-`AccelergyPlugIn`; the legacy one reports a lower accuracy so the Estimators win.
+Primitive classes served:
+  cim_plugin_component      attribute `component_class` names the library class
+                            (e.g. "smartbuffer_RF", "custom_storage"); the other
+                            attributes are the component's own (width, depth, type,
+                            macro, technology, datawidth, ...); actions as in its table
+  cimmac / cim_mac          one MAC of a library macro (actions mac, compute); area 0
+  cimstorage / cim_storage  a macro's weight storage (read 0, write, update; leak 0);
+                            area = its share of the macro area
+Energies are returned in J and areas in m^2, as Accelergy expects. Extra macro and
+table files are read from $CIM_PLUGIN_LIBRARY.
+
+Accelergy loads the Estimator classes defined in a plug-in file it is pointed at
+(`components/cim_plugin_accelergy.py` through `cim_plugin.estimator.yaml`, or this
+file); `cim_plugin` must be importable by Accelergy's Python. See
+docs/timeloop-accelergy.md §5.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from cim_plugin.errors import InputError
-from cim_plugin.library.accelergy_compat import (
-    AccelergyPlugIn,
-    AccelergyQuery,
-    AccuracyEstimation,
-    Estimation,
-    Estimator,
-    actionDynamicEnergy,
-)
+from cim_plugin.library.accelergy_compat import Estimator, actionDynamicEnergy
 from cim_plugin.library.loader import load_macro_library
 from cim_plugin.library.macro import Macro
 from cim_plugin.library.scaling import parse_node
-from cim_plugin.library.tables import macro_area_um2, macro_energies_pJ
+from cim_plugin.library.tables import (
+    CIM_AREA_ATTRIBUTE,
+    Estimate,
+    estimate_component,
+    macro_area_um2,
+    macro_energies_pJ,
+)
 from cim_plugin.library.units import parse_quantity
+from cim_plugin.spec.arch import Component
 
-ACCURACY = 80
+ACCURACY = 95          # our own classes: nothing else estimates them
+COMPONENT_CLASSES = ["cim_plugin_component"]
 COMPUTE_CLASSES = ["cimmac", "cim_mac"]
 STORAGE_CLASSES = ["cimstorage", "cim_storage"]
 PJ = 1e-12
 UM2 = 1e-12
 
 
-def plugin_path() -> str:
-    """Absolute path of this plug-in file, for `globals: accelergy_plug_ins: [...]`."""
-    return str(Path(__file__).resolve())
+def _given(value: Any) -> bool:
+    """Accelergy passes unset optional attributes as None or as the compound default ""."""
+    return value is not None and not (isinstance(value, str) and value.strip() == "")
+
+
+class CimPluginComponent(Estimator):
+    """A component of the library, priced exactly as `cim-plugin ert` prices it.
+
+    The attribute names are those of the architecture (Accelergy matches component
+    attributes to these parameters by name); unset ones are left out of the
+    component, so the library's defaults apply as they do for `cim-plugin ert`.
+    """
+
+    name = COMPONENT_CLASSES
+    percent_accuracy_0_to_100 = ACCURACY
+
+    def __init__(self, component_class: Any = None, technology: Any = None,
+                 global_cycle_seconds: Any = None, width: Any = None, depth: Any = None,
+                 datawidth: Any = None, metadata_storage_width: Any = None,
+                 metadata_storage_depth: Any = None, type: Any = None, macro: Any = None,
+                 voltage: Any = None, multiplier_width: Any = None, adder_width: Any = None,
+                 cim_area: Any = None, n_instances: Any = None,
+                 action_latency_cycles: Any = None, cycle_seconds: Any = None):
+        super().__init__(name="CimPluginComponent")
+        if not _given(component_class):
+            raise ValueError("a cim_plugin_component needs attribute `component_class`")
+        given = {"technology": technology, "global_cycle_seconds": global_cycle_seconds,
+                 "width": width, "depth": depth, "datawidth": datawidth,
+                 "metadata_storage_width": metadata_storage_width,
+                 "metadata_storage_depth": metadata_storage_depth, "type": type,
+                 "macro": macro, "voltage": voltage, "multiplier_width": multiplier_width,
+                 "adder_width": adder_width, CIM_AREA_ATTRIBUTE: cim_area}
+        attrs = {k: (str(v) if isinstance(v, str) else v) for k, v in given.items() if _given(v)}
+        cls = str(component_class).strip()
+        comp = Component(name=cls, base_name=cls, cls=cls, subclass=None, instances=1,
+                         mesh_x=1, mesh_y=1, attributes=attrs)
+        try:
+            est = estimate_component(comp)
+        except InputError as exc:          # Accelergy reports exceptions as "cannot estimate"
+            raise ValueError(str(exc)) from None
+        self.estimate: Estimate = est if est is not None else Estimate((), 0.0)
+        self.energies_pJ = {a: e for a, e, _ in self.estimate.actions}
+        self.component_class = cls
+
+    def _energy(self, action: str) -> float:
+        if action not in self.energies_pJ:
+            raise ValueError(f"{self.component_class} has no action {action!r}; it has "
+                             f"{', '.join(self.energies_pJ) or 'none'}")
+        return self.energies_pJ[action] * PJ
+
+    @actionDynamicEnergy
+    def read(self) -> float:
+        return self._energy("read")
+
+    @actionDynamicEnergy
+    def write(self) -> float:
+        return self._energy("write")
+
+    @actionDynamicEnergy
+    def update(self) -> float:
+        return self._energy("update")
+
+    @actionDynamicEnergy
+    def metadata_read(self) -> float:
+        return self._energy("metadata_read")
+
+    @actionDynamicEnergy
+    def metadata_write(self) -> float:
+        return self._energy("metadata_write")
+
+    @actionDynamicEnergy
+    def metadata_update(self) -> float:
+        return self._energy("metadata_update")
+
+    @actionDynamicEnergy
+    def decompression_count(self) -> float:
+        return self._energy("decompression_count")
+
+    @actionDynamicEnergy
+    def compression_count(self) -> float:
+        return self._energy("compression_count")
+
+    @actionDynamicEnergy
+    def compute(self) -> float:
+        return self._energy("compute")
+
+    def leak(self, global_cycle_seconds: float = 1e-9) -> float:
+        """Leakage per cycle, as the table records it (J); 0 where the table has none."""
+        return self.energies_pJ.get("leak", 0.0) * PJ
+
+    def get_area(self) -> float:
+        return self.estimate.area_um2 * UM2
 
 
 class _MacroSelection:
-    """Shared attribute handling (not an Estimator itself, so Accelergy skips it)."""
+    """Shared attribute handling of the per-macro classes (not an Estimator itself)."""
 
     def _select(self, technology: Any, datawidth: Any, type: Any, macro: Any,
                 voltage: Any) -> None:
-        chosen = macro if macro not in (None, "") else type
-        if chosen in (None, ""):
+        chosen = macro if _given(macro) else type
+        if not _given(chosen):
             raise ValueError("a CiM component needs attribute `type` or `macro`")
         self.zero = str(chosen).strip().lower() == "zero"
         self.node_nm = parse_node(technology, field="technology")
         self.datawidth = int(float(datawidth))
-        self.vdd = None if voltage in (None, "") else parse_quantity(voltage, "voltage",
-                                                                      field="voltage")
+        self.vdd = parse_quantity(voltage, "voltage", field="voltage") if _given(voltage) else None
         self.macro: Macro | None = None
         self.mac_pJ = self.write_pJ = 0.0
         if not self.zero:
@@ -108,8 +206,8 @@ class CimMacroStorage(Estimator, _MacroSelection):
         super().__init__(name="CimMacroStorage")
         self._select(technology, datawidth, type, macro, voltage)
         self.bits = None
-        if width is not None:
-            self.bits = float(width) * float(depth if depth is not None else 1)
+        if _given(width):
+            self.bits = float(width) * float(depth if _given(depth) else 1)
 
     @actionDynamicEnergy
     def read(self) -> float:
@@ -132,56 +230,3 @@ class CimMacroStorage(Estimator, _MacroSelection):
         m = self.macro
         bits = self.bits if self.bits is not None else m.rh * m.ch * self.datawidth
         return macro_area_um2(m, self.node_nm) * bits / (m.capacity_bytes * 8) * UM2
-
-
-class CimMacroLegacyPlugIn(AccelergyPlugIn):
-    """The same estimates through Accelergy's older query interface (pJ, um^2)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-
-    def get_name(self) -> str:
-        return "cim_plugin_macros"
-
-    def _estimator(self, query: AccelergyQuery) -> CimMacroCompute | CimMacroStorage | None:
-        attrs = {k: v for k, v in (query.class_attrs or {}).items()}
-        if query.class_name in COMPUTE_CLASSES:
-            keys = ("technology", "datawidth", "type", "macro", "voltage")
-            return CimMacroCompute(**{k: attrs[k] for k in keys if k in attrs})
-        if query.class_name in STORAGE_CLASSES:
-            keys = ("technology", "datawidth", "type", "macro", "width", "depth", "voltage")
-            return CimMacroStorage(**{k: attrs[k] for k in keys if k in attrs})
-        return None
-
-    def _supported(self, query: AccelergyQuery, action: bool) -> AccuracyEstimation:
-        try:
-            est = self._estimator(query)
-        except (ValueError, InputError):
-            return AccuracyEstimation(0)
-        if est is None:
-            return AccuracyEstimation(0)
-        if action and not callable(getattr(est, str(query.action_name), None)):
-            return AccuracyEstimation(0)
-        return AccuracyEstimation(ACCURACY - 1)
-
-    def primitive_action_supported(self, query: AccelergyQuery) -> AccuracyEstimation:
-        return self._supported(query, action=True)
-
-    def primitive_area_supported(self, query: AccelergyQuery) -> AccuracyEstimation:
-        return self._supported(query, action=False)
-
-    def estimate_energy(self, query: AccelergyQuery) -> Estimation:
-        est = self._estimator(query)
-        if est is None:
-            raise ValueError(f"class {query.class_name} is not a CiM macro class")
-        if query.action_name == "leak":
-            value = est.leak(float((query.action_args or {}).get("global_cycle_seconds", 1e-9)))
-        else:
-            value = getattr(est, str(query.action_name))()
-        return Estimation(value / PJ, "p")
-
-    def estimate_area(self, query: AccelergyQuery) -> Estimation:
-        est = self._estimator(query)
-        if est is None:
-            raise ValueError(f"class {query.class_name} is not a CiM macro class")
-        return Estimation(est.get_area() / UM2, "u^2")

@@ -3,7 +3,9 @@
 Output follows Accelergy's ERT/ART format: full table names
 (`<top>.<component name>`), one row per action with its arguments, energies in pJ
 and areas in um^2 per instance. Dummy `inter_*_spatial` levels get an area and no
-energy table, as Accelergy reports them.
+energy table, as Accelergy reports them. Every figure comes from
+`tables.estimate_component`, the code the Accelergy plug-in runs for the compound
+components of `components/`, so Accelergy's ERT/ART equal these.
 """
 
 from __future__ import annotations
@@ -22,14 +24,17 @@ DEFAULT_TOP = "system_top_level"
 def generate_tables(arch: Architecture, *, extra: list[str | Path] | None = None,
                     macros: dict[str, Macro] | None = None,
                     tables: BaselineTables | None = None,
-                    top_name: str = DEFAULT_TOP) -> tuple[ERT, ART]:
-    """ERT and ART of `arch` (component library + baseline tables; `extra` user files)."""
+                    top_name: str = DEFAULT_TOP, paper_compat: bool = False) -> tuple[ERT, ART]:
+    """ERT and ART of `arch` (component library + baseline tables; `extra` user files).
+
+    `paper_compat`: CiM components get the WWW placeholder area instead of the macro's.
+    """
     macros = macros if macros is not None else load_macro_library(extra)
     tables = tables or load_baseline_tables(extra)
     ert_tables = []
     art_tables = []
     for comp in arch.components:
-        est = estimate_component(comp, macros, tables)
+        est = estimate_component(comp, macros, tables, paper_compat=paper_compat)
         if est is None:
             continue
         full = f"{top_name}.{comp.name}"

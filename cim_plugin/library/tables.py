@@ -4,10 +4,21 @@ Baseline components (DRAM, SRAM/RF buffers, integer MACs) come from recorded
 Accelergy estimates (`components/baseline_45nm.yaml`), scaled by a stated rule
 for sizes and nodes not in the table. CiM components (`custom_storage`,
 `cimmac_unit`) come from the macro library.
+
+`estimate_component` is the one place every energy and area of a component is
+decided: `cim-plugin ert`, the embedded model, iso-area sizing and the Accelergy
+plug-in (which serves the leaves of `components/cim_components.yaml`) all call it,
+so Accelergy and cim_plugin cannot disagree.
+
+CiM area: by default the real macro area (the CiM storage holds its share of the
+macro, the CiM unit and the zero-cost buffers 0). The WWW reference runs used a
+placeholder of 1 um^2 per CiM instance; `paper_compat=True` (CLI `--paper-compat`)
+or the component attribute `cim_area: placeholder` reproduces it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from dataclasses import dataclass, field
@@ -28,6 +39,8 @@ SCALING_RULES = ("sram", "dram", "mac")
 CIM_STORAGE_CLASSES = ("custom_storage",)
 CIM_UNIT_CLASSES = ("cimmac_unit",)
 ZERO_TYPE = "zero"
+CIM_AREA_ATTRIBUTE = "cim_area"
+CIM_AREA_MODELS = ("macro", "placeholder")   # real macro area | WWW's 1 um^2 per instance
 
 
 @dataclass(frozen=True)
@@ -298,28 +311,43 @@ def macro_energies_pJ(macro: Macro, technology_nm: float, datawidth: int,
     return mac, write
 
 
+def cim_area_model(comp: Component, paper_compat: bool = False) -> str:
+    """'placeholder' under --paper-compat or with attribute `cim_area: placeholder`, else
+    'macro'. An explicit `cim_area: macro` wins over --paper-compat."""
+    value = comp.attributes.get(CIM_AREA_ATTRIBUTE)
+    if value in (None, ""):
+        return "placeholder" if paper_compat else "macro"
+    text = str(value).strip().lower()
+    if text not in CIM_AREA_MODELS:
+        raise InputError(f"unknown CiM area model {value!r}",
+                         field=f"architecture.{comp.name}.attributes.{CIM_AREA_ATTRIBUTE}",
+                         expected=" | ".join(CIM_AREA_MODELS))
+    return text
+
+
 def _cim_estimate(comp: Component, macros: dict[str, Macro], tables: BaselineTables,
-                  real_area: bool) -> Estimate:
+                  area_model: str) -> Estimate:
     mode, name = cim_selector(comp)
     storage = comp.estimator_class in CIM_STORAGE_CLASSES
+    placeholder = area_model == "placeholder"
     if mode == "zero":
         acts = (("read", 0.0, {}), ("write", 0.0, {}), ("update", 0.0, {}), ("leak", 0.0, {})) \
             if storage else (("compute", 0.0, {}),)
-        area = 0.0 if real_area else tables.cim_type_area_um2
+        area = tables.cim_type_area_um2 if placeholder else 0.0
         return Estimate(acts, area, source="zero-cost CiM buffer (method: buffers are free)")
     macro = _lookup(name, macros, comp)
     tech = _technology(comp)
     dw = int(_num(comp.attributes, "datawidth", comp.name, float(macro.precision_bits)))
     vdd = comp.attributes.get("voltage")
     vdd = parse_quantity(vdd, "voltage", field=f"architecture.{comp.name}.attributes.voltage") \
-        if vdd is not None else None
+        if vdd not in (None, "") else None
     mac, write = macro_energies_pJ(macro, tech, dw, vdd)
     src = f"macro {macro.name} ({macro.node_nm:g} nm) from the CiM macro library"
     if storage:
         acts = (("read", 0.0, {}), ("write", write, {}), ("update", write, {}), ("leak", 0.0, {}))
     else:
         acts = (("compute", mac, {}),)
-    if mode == "type" and not real_area:
+    if placeholder:
         return Estimate(acts, tables.cim_type_area_um2, source=src + "; area: WWW placeholder")
     if not storage:
         return Estimate(acts, 0.0, source=src + "; area counted on the CiM storage")
@@ -368,15 +396,20 @@ def macro_area_um2(macro: Macro, technology_nm: float | None = None,
 
 def estimate_component(comp: Component, macros: dict[str, Macro] | None = None,
                        tables: BaselineTables | None = None, *,
-                       real_cim_area: bool = False) -> Estimate | None:
-    """Estimate for one component; None for components without an ERT (dummy levels)."""
+                       paper_compat: bool = False) -> Estimate | None:
+    """Estimate for one component (actions in pJ, area per instance in um^2).
+
+    Dummy `inter_*_spatial` levels get the dummy area and no actions, as Accelergy's
+    dummy estimator reports them. `paper_compat` gives CiM components the WWW
+    placeholder area (see the module docstring).
+    """
     macros = macros if macros is not None else load_macro_library()
     tables = tables or load_baseline_tables()
     cls = comp.estimator_class
     if comp.cls.lower() == "dummy_storage" or cls.lower() == "dummy_storage":
         return Estimate((), tables.dummy_area_um2, source="Accelergy dummy estimator")
     if cls in CIM_STORAGE_CLASSES or cls in CIM_UNIT_CLASSES:
-        return _cim_estimate(comp, macros, tables, real_cim_area)
+        return _cim_estimate(comp, macros, tables, cim_area_model(comp, paper_compat))
     return _baseline_estimate(comp, tables)
 
 
@@ -384,12 +417,13 @@ def level_area_um2(component: Component, macros: dict[str, Macro] | None = None,
                    tables: BaselineTables | None = None) -> float:
     """Area of the whole level (all `component.instances`) for iso-area sizing (um^2).
 
-    Unlike the ART (per instance, and reproducing WWW's 1 um^2 placeholder for
-    `type:` CiM components), CiM storage gets its share of the real macro area,
-    CiM units and zero-cost buffers 0 (their area is part of the macro), dummy
-    levels 0.
+    The ART's per-instance area times the instances, with real CiM areas always (CiM
+    storage gets its share of the macro area, CiM units and zero-cost buffers 0) and
+    dummy levels 0, so sizing never depends on the WWW placeholder.
     """
     if component.cls.lower() == "dummy_storage":
         return 0.0
-    est = estimate_component(component, macros, tables, real_cim_area=True)
+    attrs = {k: v for k, v in component.attributes.items() if k != CIM_AREA_ATTRIBUTE}
+    component = dataclasses.replace(component, attributes=attrs)
+    est = estimate_component(component, macros, tables)
     return 0.0 if est is None else est.area_um2 * component.instances

@@ -1,0 +1,112 @@
+"""The mapping an exported design carries, in Timeloop's form and in timeloopfe's.
+
+A CiM design carries the priority algorithm's mapping (its constraints pin exactly
+that mapping); a design without CiM carries the mapper's best mapping under the
+design's constraints, so every exported folder can be evaluated at once.
+
+Two forms of the same mapping are written:
+  - `map.yaml`, Timeloop's own form (what timeloop-mapper writes): targets are the
+    levels of the processed architecture, including the `inter_<node>_spatial` levels
+    timeloopfe inserts above a fan-out; raw `timeloop-model` reads it;
+  - `map.v4.yaml`, timeloopfe's v0.4 `mapping:` form: targets are architecture nodes,
+    a fan-out's spatial loops name the node that has the fan-out (timeloopfe moves them
+    to its `inter_<node>_spatial` level), factors and permutations are lists.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cim_plugin.errors import InputError
+from cim_plugin.export.build import BuiltDesign
+from cim_plugin.spec.arch import Architecture
+from cim_plugin.spec.mapping import Mapping
+
+DUMMY_PREFIX, DUMMY_SUFFIX = "inter_", "_spatial"
+
+
+def design_mapping(b: BuiltDesign, objective: str = "edp") -> Mapping:
+    """The priority mapping of a CiM design, else the mapper's best under its constraints."""
+    if b.mapping is not None:
+        return b.mapping.mapping()
+    from cim_plugin.library.ert_gen import generate_tables
+    from cim_plugin.library.latency import compute_latency
+    from cim_plugin.mapping.constraints import parse_constraints
+    from cim_plugin.mapping.mapspace import MapSpace
+    from cim_plugin.mapping.search import search
+    from cim_plugin.model.engine import Engine, ModelOptions
+    from cim_plugin.spec.problem import load_problem
+    from cim_plugin.spec.v4 import flatten_v4_constraints
+
+    arch = b.architecture
+    problem = load_problem(b.processed)
+    ert, art = generate_tables(arch)
+    latency, _ = compute_latency(arch)
+    engine = Engine(arch, problem, ert, art, ModelOptions(compute_latency_cycles=latency))
+    targets = flatten_v4_constraints(b.v4)["targets"]
+    space = MapSpace(arch, problem, parse_constraints(targets, arch, problem))
+    found = search(space, engine, objective=objective, mode="fast")
+    if found.padding is not None:
+        raise InputError("the best mapping pads a dimension, which Timeloop cannot evaluate",
+                         field="gemm", expected="GEMM dimensions the design's fan-outs divide")
+    return found.mapping
+
+
+def timeloop_mapping(mapping: Mapping, arch: Architecture, dims: tuple[str, ...]) -> list[dict]:
+    """`map.yaml` entries (Timeloop's form), every level written out."""
+    order = [s.base_name for s in arch.storage_inner_first]
+    return mapping.to_yaml_list(order, dims)
+
+
+def _dummy_node(level: str) -> str | None:
+    if level.startswith(DUMMY_PREFIX) and level.endswith(DUMMY_SUFFIX):
+        return level[len(DUMMY_PREFIX):-len(DUMMY_SUFFIX)]
+    return None
+
+
+def _factors(values: dict[str, int], dims: tuple[str, ...]) -> list[str]:
+    return [f"{d}={int(values.get(d, 1))}" for d in dims]
+
+
+def _permutation(perm: tuple[str, ...], dims: tuple[str, ...]) -> list[str]:
+    return [*perm, *(d for d in dims if d not in perm)]
+
+
+def timeloopfe_mapping(mapping: Mapping, arch: Architecture, dims: tuple[str, ...]
+                       ) -> list[dict[str, Any]]:
+    """The same mapping as timeloopfe's v0.4 `mapping:` list (outermost level first).
+
+    Inserted `inter_<node>_spatial` levels contribute only their spatial loops, under
+    the node's name; their temporal loops are 1 and they bypass everything, which
+    timeloopfe sets itself.
+    """
+    out: list[dict[str, Any]] = []
+    for level in arch.storage:
+        lm = mapping.levels.get(level.base_name)
+        if lm is None:
+            continue
+        node = _dummy_node(level.base_name) if level.dummy else None
+        if node is not None:
+            if any(v != 1 for v in lm.temporal.values()):
+                raise InputError(f"temporal loops on the inserted level {level.base_name}",
+                                 field=f"mapping.{level.base_name}",
+                                 expected="spatial loops only on inter_*_spatial levels")
+            if lm.spatial:
+                perm = _permutation(lm.spatial_permutation, dims)
+                out.append({"target": node, "type": "spatial",
+                            "factors": _factors(lm.spatial, dims), "permutation": perm,
+                            "split": lm.split if lm.split is not None else len(perm)})
+            continue
+        if any(v != 1 for v in lm.spatial.values()):
+            raise InputError(f"spatial loops on {level.base_name}, which has no fan-out node",
+                             field=f"mapping.{level.base_name}",
+                             expected="spatial loops on inter_*_spatial levels")
+        out.append({"target": level.base_name, "type": "temporal",
+                    "factors": _factors(lm.temporal, dims),
+                    "permutation": _permutation(lm.temporal_permutation, dims)})
+        if lm.keep is not None or lm.bypass is not None:
+            entry: dict[str, Any] = {"target": level.base_name, "type": "dataspace"}
+            entry["keep"] = sorted(lm.keep or ())
+            entry["bypass"] = sorted(lm.bypass or ())
+            out.append(entry)
+    return out
