@@ -19,6 +19,7 @@ no mapping of the mapspace is better than that.
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from collections.abc import Iterator
@@ -112,6 +113,7 @@ class BranchAndBound:
         ranked: list[tuple[float, int, int]] = []
         keeps = self.space.keep_choices()
         for k, keep in enumerate(keeps):
+            self._check_deadline()
             bounds = self._placement_bounds(model, keep, table, ones)
             ranked.extend((float(b), k, row) for row, b in enumerate(bounds) if math.isfinite(b))
         ranked.sort()
@@ -142,7 +144,12 @@ class BranchAndBound:
         self.best = incumbent
         self._pending = 0
         ranked = self.placements()
-        for lb, placed, sp in ranked:
+        try:
+            first = next(ranked, None)
+        except _Stop:                       # stopped before every placement was bounded
+            self.open_bound = 0.0
+            first = None
+        for lb, placed, sp in itertools.chain([first] if first else [], ranked):
             if self.best is not None and lb >= self.best[0] * self.cut:
                 self.stats.placements_pruned += 1 + self._pending
                 break

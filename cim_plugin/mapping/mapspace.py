@@ -149,13 +149,16 @@ class MapSpace:
 
     # ------------------------------------------------------------ dataplacement
     def keep_choices(self) -> list[tuple[frozenset[str], ...]]:
-        """Every allowed keep set per level (fixed keeps plus any subset of the free ones)."""
+        """Every allowed keep set per level (fixed keeps plus any subset of the free ones)
+        whose tensors can fit at all: each kept tile holds at least one word."""
         per_level = []
         for lv in self.levels:
             opts = []
             for r in range(len(lv.keep_free) + 1):
                 for combo in itertools.combinations(lv.keep_free, r):
-                    opts.append(lv.keep_fixed | frozenset(combo))
+                    keep = lv.keep_fixed | frozenset(combo)
+                    if lv.capacity is None or len(keep) <= lv.capacity or r == 0:
+                        opts.append(keep)
             per_level.append(opts)
         return [tuple(k) for k in itertools.product(*per_level)]
 
