@@ -55,7 +55,8 @@ def _run_timeloop(args: argparse.Namespace) -> int:
 
     tl.require_tool(tl.MAPPER)
     mapping, result = tl.run_mapper(list(args.specs), Path(args.output_dir) / "timeloop",
-                                    timeout=args.timeout, ert=args.ert, art=args.art)
+                                    timeout=args.timeout, ert=args.ert, art=args.art,
+                                    compute_latency=args.compute_latency)
     print(f"timeloop-mapper: cycles {result.cycles}, energy {result.energy_pJ / 1e6:.2f} uJ, "
           f"EDP {result.edp:.3e} J*cycle, utilization {result.utilization * 100:.2f} %")
     if args.json:
