@@ -37,8 +37,30 @@ def _load(name: str):
         raise
 
 
+class UsageError(Exception):
+    """A command line argparse refused; reported in one line with exit status 2."""
+
+    def __init__(self, prog: str, message: str) -> None:
+        super().__init__(message)
+        self.prog = prog
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad argument in one line (no usage block) and lets
+    `main` return status 2 instead of exiting."""
+
+    def error(self, message: str):  # type: ignore[override]
+        raise UsageError(self.prog, message)
+
+
+def one_line(text: str, limit: int = 2000) -> str:
+    """A message as one bounded line: newlines shown as \\n, overlong text shortened."""
+    flat = text.replace("\r", "\\r").replace("\n", "\\n")
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="cim-plugin",
         description="What / when / where to compute-in-memory: Timeloop-compatible evaluation, "
                     "mapping and studies of SRAM CiM macros against a tensor-core baseline.",
@@ -62,7 +84,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except UsageError as exc:
+        print(one_line(f"{exc.prog}: error: {exc} (see {exc.prog} --help)"), file=sys.stderr)
+        return 2
     if not args.command:
         parser.print_help()
         return 2
@@ -74,7 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CimPluginError as exc:
         if args.debug:
             raise
-        print(f"cim-plugin {args.command}: error: {exc}", file=sys.stderr)
+        print(one_line(f"cim-plugin {args.command}: error: {exc}"), file=sys.stderr)
         return exc.exit_code
     except BrokenPipeError:
         # the reader went away (e.g. `| head`): stop quietly, like other command-line tools
@@ -89,8 +115,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - last line of defence for users
         if args.debug:
             raise
-        print(f"cim-plugin {args.command}: internal error: {type(exc).__name__}: {exc} "
-              "(rerun with --debug for a traceback)", file=sys.stderr)
+        print(one_line(f"cim-plugin {args.command}: internal error: {type(exc).__name__}: "
+                       f"{exc} (rerun with --debug for a traceback)"), file=sys.stderr)
         return 1
 
 

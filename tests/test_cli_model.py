@@ -10,14 +10,14 @@ import shutil
 
 import pytest
 import yaml
-from test_model_tensor_core import (
+
+from cim_plugin.cli import main
+from tests.test_model_tensor_core import (
     TENSOR_CORE_ARCH,
     TENSOR_CORE_ART,
     TENSOR_CORE_ERT,
     TENSOR_CORE_MAPPING,
 )
-
-from cim_plugin.cli import main
 
 PROBLEM = {"problem": {"shape": {
     "name": "gemm_ABZ", "dimensions": ["M", "N", "K"],

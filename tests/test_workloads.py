@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 
 import pytest
-from conftest import REFERENCE, needs_reference
 
 from cim_plugin.errors import InputError
 from cim_plugin.study.workloads import (
@@ -25,6 +24,7 @@ from cim_plugin.study.workloads import (
     transformer_gemms,
     workload_from_yaml,
 )
+from tests.conftest import REFERENCE, needs_reference
 
 P2 = [16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192]
 

@@ -35,10 +35,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cim_plugin.commands.model import check_output_file
     from cim_plugin.report import write_text_atomic
     from cim_plugin.report.diff import (
         bless,
+        bless_target,
         diff_summaries,
         format_markdown,
         format_text,
@@ -46,9 +46,12 @@ def run(args: argparse.Namespace) -> int:
         parse_threshold,
         summary_path,
     )
+    from cim_plugin.report.outdir import check_output_file
 
     if args.markdown:
         check_output_file(Path(args.markdown), "--markdown")
+    if args.bless:
+        check_output_file(bless_target(args.old), "--bless")
     threshold = parse_threshold(args.max_regression)
     new = load_summary(args.new)
     if args.bless and not summary_path(args.old).exists():

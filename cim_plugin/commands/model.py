@@ -9,19 +9,23 @@ from the component library. Writes a readable summary, optionally `--json`, and 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import math
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from cim_plugin.commands.argtypes import finite_float
 from cim_plugin.errors import InputError, NotAvailableError
 from cim_plugin.model.result import EvalResult
 from cim_plugin.report import write_text_atomic
-from cim_plugin.spec.arch import Architecture, as_number
+from cim_plugin.report.outdir import check_output_dir, check_output_file, mark_output_dir
+from cim_plugin.spec.arch import Architecture
 from cim_plugin.spec.ert import ART, ERT, art_from_dict, ert_from_dict, load_art, load_ert
 from cim_plugin.spec.mapping import LevelMapping, Mapping, load_mapping
 from cim_plugin.spec.problem import Problem
@@ -46,8 +50,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    const="cim_latency_cycles", default=None,
                    help="cycles per compute operation from this attribute of the compute level "
                         "(default name cim_latency_cycles); Timeloop assumes 1")
-    p.add_argument("--compute-latency", metavar="CYCLES", type=float, default=None,
+    p.add_argument("--compute-latency", metavar="CYCLES", type=finite_float, default=None,
                    help="cycles per compute operation (overrides --latency-from-attribute)")
+    p.add_argument("--force", action="store_true",
+                   help="write into an existing, non-empty -o folder that cim-plugin did not make")
     p.add_argument("--no-constraint-check", action="store_true",
                    help="do not warn about mapper constraints the mapping breaks")
 
@@ -66,12 +72,14 @@ class ModelInputs:
 
 def _load_mapping(args: argparse.Namespace, doc: dict[str, Any], origin: dict[str, str],
                   problem: Problem) -> Mapping:
+    tensors = tuple(ds.name for ds in problem.data_spaces)
     if args.mapping:
-        return load_mapping(args.mapping, dims=problem.dimensions)
+        return load_mapping(args.mapping, dims=problem.dimensions, dataspaces=tensors)
     inline = doc.get("mapping")
     entries = inline.get("targets") if isinstance(inline, dict) else inline
     if entries:
-        return load_mapping(doc, dims=problem.dimensions, file=origin.get("mapping"))
+        return load_mapping(doc, dims=problem.dimensions, file=origin.get("mapping"),
+                            dataspaces=tensors)
     raise InputError("no mapping given", file=", ".join(args.specs), field="mapping",
                      expected="--mapping MAP.yaml or a non-empty `mapping:` list in the specs")
 
@@ -94,8 +102,22 @@ def load_tables(args: argparse.Namespace, doc: dict[str, Any], origin: dict[str,
                          "installation", file=", ".join(args.specs), field="ERT",
                          expected="--ert ERT.yaml (e.g. timeloop-*.ERT.yaml from Accelergy) or "
                                   "an `ERT:` section in the specs") from None
-    ert, gen_art = generate_tables(arch)
+    with blame(arch.source):
+        ert, gen_art = generate_tables(arch)
     return ert, art if art is not None else gen_art
+
+
+@contextlib.contextmanager
+def blame(file: str | None, field: str | None = None) -> Iterator[None]:
+    """Errors raised inside name `file` (and `field`) when they name no file themselves:
+    a level's capacity or a library lookup knows the level, the command knows the file."""
+    try:
+        yield
+    except InputError as exc:
+        if exc.file or not file:
+            raise
+        raise type(exc)(exc.detail, file=file, field=exc.field or field,
+                        expected=exc.expected) from None
 
 
 def _library_art(arch: Architecture) -> ART | None:
@@ -110,28 +132,15 @@ def _library_art(arch: Architecture) -> ART | None:
 
 
 def check_output_paths(args: argparse.Namespace) -> None:
-    """Fail before any work (and before writing anything) on unusable output paths."""
+    """Fail before any work (and before writing anything) on unusable output paths.
+
+    Commands with a `--force` option also refuse a non-empty folder cim-plugin did not
+    make (`cim_plugin.report.outdir`).
+    """
     if getattr(args, "json", None):
         check_output_file(Path(args.json), "--json")
     if getattr(args, "output_dir", None):
-        check_output_dir(Path(args.output_dir), "-o")
-
-
-def check_output_file(path: Path, flag: str) -> None:
-    if path.is_dir():
-        raise InputError("the output file names a folder", file=str(path), field=flag,
-                         expected="a file path")
-    check_output_dir(path.parent, flag)
-
-
-def check_output_dir(d: Path, flag: str) -> None:
-    """The folder exists, or can be created: its nearest existing ancestor is a folder."""
-    for q in (d, *d.parents):
-        if q.exists():
-            if not q.is_dir():
-                raise InputError(f"{q} is a file, not a folder", file=str(d), field=flag,
-                                 expected="a folder (created if missing)")
-            return
+        check_output_dir(Path(args.output_dir), "-o", force=getattr(args, "force", None))
 
 
 def load_model_inputs(args: argparse.Namespace) -> ModelInputs:
@@ -231,12 +240,15 @@ def _run_embedded(args: argparse.Namespace) -> tuple[EvalResult, ModelInputs, An
     padded = mapping_padding(inp.problem, inp.mapping)
     if padded:
         engine = padded_engine(engine, padded)
-    nest = build_nest(inp.arch, engine.problem, inp.mapping, check_fanout=engine.options.check_fanout)
+    with blame(inp.mapping.source, "mapping"):
+        nest = build_nest(inp.arch, engine.problem, inp.mapping,
+                          check_fanout=engine.options.check_fanout)
     warnings: list[str] = []
     if not args.no_constraint_check:
         targets = constraint_targets(inp.doc, inp.origin.get("architecture"))
         warnings = check_constraints(targets, inp.arch, inp.problem, inp.mapping, nest)
-    result = engine.evaluate(nest)
+    with blame(inp.mapping.source, "mapping"):
+        result = engine.evaluate(nest)
     for w in warnings:
         result.warnings.append(f"mapping breaks a mapper constraint: {w}")
     if padded:
@@ -252,7 +264,9 @@ def _run_timeloop(args: argparse.Namespace) -> EvalResult:
         raise NotAvailableError(f"the timeloop backend is not available: {exc}") from None
     out_dir = Path(args.output_dir) if args.output_dir else Path("cim-plugin-model")
     return timeloop.run_model(list(args.specs), args.mapping, out_dir,
-                              drop_arch_constraints=True, ert=args.ert, art=args.art)
+                              drop_arch_constraints=True, ert=args.ert, art=args.art,
+                              compute_latency=args.compute_latency,
+                              latency_attribute=args.latency_from_attribute)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -264,17 +278,24 @@ def run(args: argparse.Namespace) -> int:
         result, inp, nest = _run_embedded(args)
     for w in result.warnings:
         print(f"cim-plugin model: warning: {w}", file=sys.stderr)
-    print(format_summary(result))
+    summary = format_summary(result)
+    outputs: dict[Path, str] = {}              # every output rendered before any is written
     if args.json:
-        text = json.dumps(result.to_json_dict(), indent=2, sort_keys=False) + "\n"
-        write_text_atomic(args.json, text)
-        print(f"wrote {args.json}")
+        outputs[Path(args.json)] = json.dumps(result.to_json_dict(), indent=2,
+                                              sort_keys=False) + "\n"
     if args.output_dir and inp is not None:
-        from cim_plugin.report.stats_text import write_stats
+        from cim_plugin.report.stats_text import format_stats
 
         out = Path(args.output_dir)
-        write_stats(out / "stats.txt", result, inp.arch, inp.problem, nest, inp.ert)
-        write_text_atomic(out / "map.yaml", yaml.safe_dump(
-            {"mapping": evaluated_mapping_list(inp, nest)}, sort_keys=False))
+        outputs[out / "stats.txt"] = format_stats(result, inp.arch, inp.problem, nest, inp.ert)
+        outputs[out / "map.yaml"] = yaml.safe_dump(
+            {"mapping": evaluated_mapping_list(inp, nest)}, sort_keys=False)
+    print(summary)
+    for path, text in outputs.items():
+        write_text_atomic(path, text)
+    if args.json:
+        print(f"wrote {args.json}")
+    if args.output_dir and inp is not None:
+        mark_output_dir(out, "model")
         print(f"wrote {out / 'stats.txt'} and {out / 'map.yaml'}")
     return 0

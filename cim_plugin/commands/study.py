@@ -1,4 +1,15 @@
-"""`cim-plugin study`: the what/when/where study (built-in default or a YAML config)."""
+"""`cim-plugin study`: the what/when/where study (built-in default or a YAML config).
+
+Everything the user gave is checked before any work: the config, every workload and
+model description, the number of design points and the output folder. The folder is
+then locked for this run (a second study into it is told which process holds it),
+points are evaluated or read from the verified cache, and all outputs are rendered
+before any is published, so a failure leaves no partial set of results.
+
+Exit status: 0 when every point was evaluated, 1 when some could not be (the outputs
+are written, the report lists them, and the last line says so) unless
+`--allow-failures` accepts that, 2 for bad input.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +18,7 @@ import sys
 import time
 from pathlib import Path
 
+from cim_plugin.commands.argtypes import positive_int
 from cim_plugin.errors import CimPluginError, InputError
 
 
@@ -14,17 +26,32 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", nargs="?", help="study YAML (default: the method's study)")
     p.add_argument("-o", "--output-dir", metavar="DIR",
                    help="output folder (default: a new cim-study-<time> folder here)")
-    p.add_argument("--jobs", type=int, default=None, help="processes (default: all cores, max 8)")
+    p.add_argument("--jobs", type=positive_int, default=None, metavar="N",
+                   help="worker processes (default: all usable cores, at most 8; "
+                        "capped at the usable cores)")
     p.add_argument("--paper-compat", action="store_true", default=None,
                    help="also compute the method's original post-processing metrics")
     p.add_argument("--backend", choices=("embedded", "timeloop"), default=None)
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--allow-failures", action="store_true",
+                   help="exit 0 even when some design points could not be evaluated")
+    p.add_argument("--force", action="store_true",
+                   help="write into an existing, non-empty folder that cim-plugin did not make")
 
 
 def run(args: argparse.Namespace) -> int:
-    from cim_plugin.report.study_report import result_rows, summarize, write_outputs
+    from cim_plugin.report.outdir import MARKER, check_output_dir, marker_text
+    from cim_plugin.report.safeio import SafeFolder
+    from cim_plugin.report.study_report import render_outputs, result_rows, summarize
+    from cim_plugin.spec.limits import MAX_STUDY_POINTS
     from cim_plugin.study.config import load_config
-    from cim_plugin.study.runner import default_jobs, run_points, study_gemms, study_points
+    from cim_plugin.study.runner import (
+        capped_jobs,
+        default_jobs,
+        run_points,
+        study_gemms,
+        study_points,
+    )
 
     cfg = load_config(args.config, {"paper_compat": args.paper_compat, "backend": args.backend})
     if cfg.backend == "timeloop":
@@ -35,21 +62,37 @@ def run(args: argparse.Namespace) -> int:
     if out.exists() and not out.is_dir():
         raise InputError("output path is a file", file=str(out), field="--output-dir",
                          expected="a directory")
-    jobs = args.jobs or default_jobs()
-    if jobs < 1:
-        raise InputError(f"--jobs {jobs}", field="--jobs", expected="at least 1")
+    check_output_dir(out, "--output-dir", force=bool(args.force))
     t0 = time.perf_counter()
-    gemms = study_gemms(cfg)
+    gemms = study_gemms(cfg, file=args.config)
     points = study_points(cfg, gemms)
-    records = run_points(cfg, points, out / "cache", jobs, progress=not args.no_progress)
-    errors = [r for r in records.values() if not isinstance(r, dict)]
-    failed = len(errors)
-    if failed == len(points):
-        raise CimPluginError(f"no design point could be evaluated; first error: {errors[0]}")
-    df = result_rows(cfg, gemms, records)
-    summary = summarize(df, cfg)
-    write_outputs(out, cfg, df, summary)
+    if len(points) > MAX_STUDY_POINTS:
+        raise InputError(f"{len(points)} design points", file=args.config, field="workloads",
+                         expected=f"a study of at most {MAX_STUDY_POINTS} design points "
+                                  "(GEMM shapes x (1 + designs x macros))")
+    jobs, note = capped_jobs(args.jobs if args.jobs is not None else default_jobs())
+    if note:
+        print(f"cim-plugin study: note: {note}", file=sys.stderr)
+    with SafeFolder.open(out, flag="--output-dir") as folder, folder.lock("study"):
+        if MARKER not in folder.entries():
+            folder.write_bytes(MARKER, marker_text("study").encode())
+        records = run_points(cfg, points, out, jobs, progress=not args.no_progress)
+        errors = [r for r in records.values() if not isinstance(r, dict)]
+        failed = len(errors)
+        if failed == len(points):
+            raise CimPluginError(f"no design point could be evaluated; first error: {errors[0]}")
+        df = result_rows(cfg, gemms, records)
+        summary = summarize(df, cfg)
+        render_outputs(cfg, df, summary, len(points)).publish(folder)
     print(f"{len(points)} design points ({failed} could not be evaluated) in "
           f"{time.perf_counter() - t0:.1f} s", file=sys.stderr)
-    print(f"results in {out}")
-    return 0
+    if not failed:
+        print(f"results in {out}")
+        return 0
+    print(f"results in {out}; {failed} of {len(points)} design points could not be evaluated "
+          f"(listed in {out / 'report.md'})")
+    if args.allow_failures:
+        return 0
+    raise CimPluginError(f"{failed} of {len(points)} design points could not be evaluated "
+                         f"(first: {errors[0]}); the results in {out} leave them out; "
+                         "--allow-failures accepts a partial study")

@@ -4,6 +4,10 @@ The shipped library is `components/cim_macros.yaml`. Users add macros (or
 override shipped ones by name) with their own YAML files of the same format,
 passed as `extra` (CLI `--library`) or listed in the `CIM_PLUGIN_LIBRARY`
 environment variable (paths separated by the OS path separator).
+
+Every entry is checked on load, naming the file and the macro: names are identifiers
+(they end up in generated YAML and Accelergy class attributes), energies per MAC and
+areas are positive and finite, and no figure is absurdly large.
 """
 
 from __future__ import annotations
@@ -15,8 +19,10 @@ from typing import Any
 from cim_plugin.errors import InputError
 from cim_plugin.library import scaling
 from cim_plugin.library.macro import Macro, Provenance
-from cim_plugin.library.units import parse_quantity
+from cim_plugin.library.units import BASE_UNIT, parse_quantity
 from cim_plugin.resources import data_file
+from cim_plugin.spec.limits import MAX_AREA_UM2, MAX_ENERGY_PJ
+from cim_plugin.spec.names import check_identifier
 from cim_plugin.spec.yamlio import load_yaml
 
 ENV_VAR = "CIM_PLUGIN_LIBRARY"
@@ -28,6 +34,8 @@ _REQUIRED = (*_INT_FIELDS, "latency_cycles", "energy_per_mac", "write_energy", "
 _SOURCED = (*_INT_FIELDS, "latency_cycles", "clock_GHz", "energy_per_mac", "write_energy",
             "area_um2", "area_factor", "voltage", "precision_bits", "input_bits")
 _DEFAULT_WRITE_PER_BIT_45NM = 0.30625  # pJ; overridden by the file's write_energy_rule
+MAX_LATENCY_CYCLES = 1e9                # cycles of one macro operation
+MAX_CLOCK_GHZ = 1e3
 
 
 def builtin_library_path() -> Path:
@@ -41,6 +49,20 @@ def library_paths(extra: list[str | Path] | None = None) -> list[Path]:
     paths += [Path(p) for p in env.split(os.pathsep) if p.strip()]
     paths += [Path(p) for p in (extra or [])]
     return paths
+
+
+def _quantity(value: Any, kind: str, file: str, field: str, *, positive: bool = False,
+              maximum: float | None = None) -> float:
+    """`parse_quantity` with ASCII digits only, optionally > 0 and bounded above."""
+    if isinstance(value, str) and not value.isascii():
+        raise InputError(f"{value!r} has non-ASCII characters", file=file, field=field,
+                         expected=f"a number in {BASE_UNIT[kind]} written with ASCII digits")
+    v = parse_quantity(value, kind, file=file, field=field)
+    if (positive and v <= 0) or (maximum is not None and v > maximum):
+        raise InputError(f"{value!r} is out of range", file=file, field=field,
+                         expected=f"{kind} > 0" + (f" and at most {maximum:g} {BASE_UNIT[kind]}"
+                                                  if maximum is not None else ""))
+    return v
 
 
 def _int(entry: dict[str, Any], key: str, file: str, where: str) -> int:
@@ -71,6 +93,7 @@ def macro_from_entry(entry: Any, file: str, index: int, write_rule_pJ_per_bit: f
     if not isinstance(name, str) or not name.strip():
         raise InputError("macro entry without a name", file=file, field=f"macros[{index}].name",
                          expected="a non-empty string")
+    check_identifier(name, file=file, field=f"macros[{index}].name", what="macro name")
     where = f"macros[{name}]"
     for key in _REQUIRED:
         if entry.get(key) is None:
@@ -88,29 +111,31 @@ def macro_from_entry(entry: Any, file: str, index: int, write_rule_pJ_per_bit: f
     except InputError as exc:
         raise InputError(exc.detail, file=file, field=f"{where}.node",
                          expected=exc.expected) from None
-    latency = parse_quantity(entry["latency_cycles"], "time", file=file,
-                             field=f"{where}.latency_cycles")
-    clock = parse_quantity(entry.get("clock_GHz", 1.0), "frequency", file=file,
-                           field=f"{where}.clock_GHz")
+    latency = _quantity(entry["latency_cycles"], "time", file, f"{where}.latency_cycles",
+                        maximum=MAX_LATENCY_CYCLES)
+    clock = _quantity(entry.get("clock_GHz", 1.0), "frequency", file, f"{where}.clock_GHz",
+                      maximum=MAX_CLOCK_GHZ)
     if latency <= 0 or clock <= 0:
         raise InputError("latency and clock must be positive", file=file,
                          field=f"{where}.latency_cycles", expected="> 0")
     bits = _int({"b": entry.get("precision_bits", 8)}, "b", file, f"{where}.precision_bits")
     in_bits = _int({"b": entry.get("input_bits", bits)}, "b", file, f"{where}.input_bits")
-    e_mac = parse_quantity(entry["energy_per_mac"], "energy", file=file,
-                           field=f"{where}.energy_per_mac")
+    e_mac = _quantity(entry["energy_per_mac"], "energy", file, f"{where}.energy_per_mac",
+                      positive=True, maximum=MAX_ENERGY_PJ)
     write_raw = entry["write_energy"]
     write_estimated = isinstance(write_raw, str) and write_raw.strip().lower() == "estimate"
     if write_estimated:
         write = _estimated_write_pJ(node, vdd, bits, write_rule_pJ_per_bit, file, where)
     else:
-        write = parse_quantity(write_raw, "energy", file=file, field=f"{where}.write_energy")
+        write = _quantity(write_raw, "energy", file, f"{where}.write_energy",
+                          maximum=MAX_ENERGY_PJ)
     area = area_f = None
     if entry.get("area_um2") is not None:
-        area = parse_quantity(entry["area_um2"], "area", file=file, field=f"{where}.area_um2")
+        area = _quantity(entry["area_um2"], "area", file, f"{where}.area_um2", positive=True,
+                         maximum=MAX_AREA_UM2)
     if entry.get("area_factor") is not None:
-        area_f = parse_quantity(entry["area_factor"], "ratio", file=file,
-                                field=f"{where}.area_factor")
+        area_f = _quantity(entry["area_factor"], "ratio", file, f"{where}.area_factor",
+                           positive=True, maximum=1e6)
     if area is None and area_f is None:
         raise InputError("no area", file=file, field=f"{where}.area_um2",
                          expected="area_um2 and/or area_factor")
@@ -124,7 +149,7 @@ def macro_from_entry(entry: Any, file: str, index: int, write_rule_pJ_per_bit: f
     if not isinstance(published, dict):
         raise InputError("published must be a mapping", file=file, field=f"{where}.published")
     for k, v in published.items():
-        if isinstance(v, bool) or not isinstance(v, int | float) or v <= 0:
+        if isinstance(v, bool) or not isinstance(v, int | float) or not 0 < v < 1e300:
             raise InputError(f"published figure {k} must be a positive number", file=file,
                              field=f"{where}.published.{k}")
     return Macro(
@@ -181,9 +206,7 @@ def _provenance(entry: dict[str, Any], file: str, where: str,
 def library_section(path: str | Path, key: str) -> tuple[dict[str, Any], list[Any]]:
     """A library YAML file and its `key:` list (`macros` or `tables`), validated."""
     file = str(path)
-    if not Path(path).is_file():
-        raise InputError("library file not found", file=file,
-                         expected="a YAML file with `macros:` and/or `tables:`")
+    _check_library_path(Path(path))
     doc = load_yaml(path)
     if not isinstance(doc, dict):
         raise InputError("not a library file", file=file, expected=f"{{{key}: [...]}}")
@@ -227,11 +250,23 @@ def load_macro_library(extra: list[str | Path] | None = None) -> dict[str, Macro
     return dict(_CACHE[key])
 
 
+def _check_library_path(path: Path) -> None:
+    """A library is a YAML file; say what is wrong with anything else."""
+    expected = "a YAML file with `macros:` and/or `tables:`"
+    if path.is_dir():
+        raise InputError("is a folder, not a library file", file=str(path),
+                         field=f"--library or ${ENV_VAR}", expected=expected)
+    if not path.exists():
+        raise InputError("library file not found", file=str(path),
+                         field=f"--library or ${ENV_VAR}", expected=expected)
+    if not path.is_file():
+        raise InputError("not a regular file", file=str(path),
+                         field=f"--library or ${ENV_VAR}", expected=expected)
+
+
 def _has_macros(path: Path) -> bool:
     """A user file may hold only baseline tables; it then adds no macros."""
-    if not path.is_file():
-        raise InputError("library file not found", file=str(path),
-                         expected="a YAML file with `macros:` and/or `tables:`")
+    _check_library_path(path)
     doc = load_yaml(path)
     if not isinstance(doc, dict) or not ({"macros", "tables"} & set(doc)):
         raise InputError("not a library file: no `macros:` or `tables:`", file=str(path),

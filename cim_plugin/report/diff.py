@@ -19,6 +19,9 @@ from typing import Any
 
 from cim_plugin.errors import InputError
 from cim_plugin.report import write_text_atomic
+from cim_plugin.report.markdown import md_code, md_text
+from cim_plugin.spec.values import show
+from cim_plugin.spec.yamlio import read_input_text
 
 SCHEMA_VERSION = 1
 SUMMARY_NAME = "summary.json"
@@ -108,15 +111,20 @@ def load_summary(path: str | Path) -> Summary:
     if not p.is_file():
         raise InputError("no study summary here", file=str(p),
                          expected=f"a {SUMMARY_NAME} file or a study output folder holding one")
+    expected = "a summary.json written by `cim-plugin study`"
+    text = read_input_text(p, expected)
     try:
-        with open(p, encoding="utf-8", newline="") as fh:
-            text = fh.read()
-        doc = json.loads(text)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read ({type(exc).__name__})", file=str(p)) from None
+        doc = json.loads(text, parse_constant=_refuse_constant)
     except json.JSONDecodeError as exc:
         raise InputError(f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}",
-                         file=str(p), expected="a summary.json written by `cim-plugin study`") from None
+                         file=str(p), field=f"line {exc.lineno}", expected=expected) from None
+    except RecursionError:
+        raise InputError("nested too deeply", file=str(p), field="(top level)",
+                         expected=expected) from None
+    except ValueError as exc:            # NaN/Infinity, or an integer of thousands of digits
+        what = "an integer has too many digits" if "digits" in str(exc) else str(exc)[:60]
+        raise InputError(f"a value cannot be read: {what}", file=str(p), field="(value)",
+                         expected="finite numbers of at most 4300 digits") from None
     if not isinstance(doc, dict):
         raise InputError("not a study summary", file=str(p), field="(top level)",
                          expected="a JSON object with schema_version and points")
@@ -133,19 +141,30 @@ def load_summary(path: str | Path) -> Summary:
                              field=f"points.{key}", expected="{metric: number}")
         for m, v in vals.items():
             if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
-                raise InputError(f"{v!r} is not a number", file=str(p),
-                                 field=f"points.{key}.{m}", expected="a number or null")
+                raise InputError(f"{show(v)} is not a number", file=str(p),
+                                 field=f"points.{key}.{m}", expected="a finite number or null")
+            if v is not None and (abs(v) > 1e300 or not math.isfinite(v)):
+                raise InputError(f"{show(v)} is not finite or too large", file=str(p),
+                                 field=f"points.{key}.{m}", expected="a finite number or null")
     return Summary(p, str(doc.get("baseline", "")), points, text)
 
 
-_THRESHOLD = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*%?\s*$")
+_THRESHOLD = re.compile(r"^[ \t]*([0-9]{1,15}(?:\.[0-9]{0,15})?|\.[0-9]{1,15})[ \t]*%?[ \t]*$",
+                        re.ASCII)
+
+
+def _refuse_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a finite number")
 
 
 def parse_threshold(text: str | float) -> float:
-    """'2%', '2' (percent either way) or '0.5%' -> a fraction (0.02, 0.02, 0.005)."""
+    """'2%', '2' (percent either way) or '0.5%' -> a fraction (0.02, 0.02, 0.005).
+
+    ASCII digits only, so `２%` or `1_0%` are refused rather than read as 2 % or 10 %.
+    """
     m = _THRESHOLD.match(str(text))
     if not m:
-        raise InputError(f"{text!r} is not a percentage", field="--max-regression",
+        raise InputError(f"{show(text)} is not a percentage", field="--max-regression",
                          expected="a non-negative percentage such as 2% or 0.5%")
     return float(m.group(1)) / 100.0
 
@@ -283,7 +302,7 @@ MARKER = "<!-- cim-plugin-diff -->"
 
 def _md_table(rows: list[list[str]]) -> list[str]:
     out = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
-    out += ["| " + " | ".join(cell.replace("|", "\\|") for cell in r) + " |" for r in rows]
+    out += ["| " + " | ".join(md_text(cell) for cell in r) + " |" for r in rows]
     return out
 
 
@@ -292,9 +311,10 @@ def format_markdown(res: DiffResult, title: str = "CiM study diff") -> str:
 
     Starts with a hidden marker so a CI job can find and update its own comment.
     """
-    parts = [MARKER, f"### {title}", "", f"**{headline(res)}**", ""]
+    parts = [MARKER, f"### {md_text(title)}", "", f"**{md_text(headline(res), 2000)}**", ""]
     if res.old.baseline != res.new.baseline:
-        parts += [f"Baselines differ: `{res.old.baseline}` vs `{res.new.baseline}`.", ""]
+        parts += [f"Baselines differ: {md_code(res.old.baseline)} vs {md_code(res.new.baseline)}.",
+                  ""]
     if res.identical:
         parts += ["No differences.", ""]
         return "\n".join(parts)
@@ -307,18 +327,23 @@ def format_markdown(res: DiffResult, title: str = "CiM study diff") -> str:
                   *_md_table(rest), "", "</details>", ""]
     if res.only_old or res.only_new:
         parts += ["#### Design points on one side only", ""]
-        parts += [f"- only in OLD (missing from NEW): `{p}`" for p in res.only_old]
-        parts += [f"- only in NEW: `{p}`" for p in res.only_new]
+        parts += [f"- only in OLD (missing from NEW): {md_code(p)}" for p in res.only_old]
+        parts += [f"- only in NEW: {md_code(p)}" for p in res.only_new]
         parts.append("")
     return "\n".join(parts)
 
 
-def bless(old_path: str | Path, new: Summary) -> Path:
-    """Copy NEW's summary.json over OLD's (atomically), accepting NEW as the golden file."""
+def bless_target(old_path: str | Path) -> Path:
+    """The file `--bless` writes: OLD itself, or the summary.json of the folder OLD names."""
     p = Path(old_path)
     # a folder, or a new path without .json, names a study folder
     folder = p.is_dir() or (not p.exists() and p.suffix.lower() != ".json")
-    target = p / SUMMARY_NAME if folder else p
+    return p / SUMMARY_NAME if folder else p
+
+
+def bless(old_path: str | Path, new: Summary) -> Path:
+    """Copy NEW's summary.json over OLD's (atomically), accepting NEW as the golden file."""
+    target = bless_target(old_path)
     if target.resolve() == new.path.resolve():
         return target
     write_text_atomic(target, new.text)
@@ -326,5 +351,6 @@ def bless(old_path: str | Path, new: Summary) -> Path:
 
 
 __all__ = ["DEFAULT_METRICS", "DIRECTIONS", "Change", "DiffResult", "Summary", "bless",
+           "bless_target",
            "diff_summaries", "format_markdown", "format_text", "headline", "load_summary",
            "parse_threshold", "summary_path"]

@@ -1,9 +1,12 @@
-"""Study figures (PNG and SVG): TOPS/W vs GOPS, normalized bars, energy breakdown, sweep heatmap."""
+"""Study figures (PNG and SVG): TOPS/W vs GOPS, normalized bars, energy breakdown, sweep heatmap.
+
+Figures are rendered into memory and published with the other outputs (nothing is
+written here); a panel without finite data says so instead of failing the study.
+"""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
+import io
 
 import matplotlib
 import matplotlib.ticker
@@ -13,19 +16,28 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from cim_plugin.report.markdown import plot_text  # noqa: E402
 from cim_plugin.study.config import StudyConfig  # noqa: E402
 
 
-def _save(fig, out: Path, name: str) -> list[Path]:
-    paths = []
-    for ext in ("png", "svg"):
-        p = out / f"{name}.{ext}"
-        tmp = out / f".{name}.tmp.{ext}"
-        fig.savefig(tmp, dpi=130, bbox_inches="tight", metadata={"Date": None} if ext == "svg" else None)
-        os.replace(tmp, p)
-        paths.append(p)
-    plt.close(fig)
-    return paths
+def _render(fig, name: str) -> dict[str, bytes]:
+    """PNG and SVG of a figure, in memory: the caller publishes every output together."""
+    files = {}
+    try:
+        for ext in ("png", "svg"):
+            buf = io.BytesIO()
+            fig.savefig(buf, format=ext, dpi=130, bbox_inches="tight",
+                        metadata={"Date": None} if ext == "svg" else None)
+            files[f"{name}.{ext}"] = buf.getvalue()
+    finally:
+        plt.close(fig)
+    return files
+
+
+def _plottable(frame) -> bool:
+    """Some finite number to draw (pandas refuses a plot without numeric data)."""
+    values = np.asarray(frame, dtype=float) if len(frame) else np.array([])
+    return bool(values.size) and bool(np.isfinite(values).any())
 
 
 def _empty(ax, text: str) -> None:
@@ -33,9 +45,10 @@ def _empty(ax, text: str) -> None:
     ax.set_axis_off()
 
 
-def write_plots(out: Path, cfg: StudyConfig, df: pd.DataFrame, summary: pd.DataFrame) -> list[Path]:
+def render_plots(cfg: StudyConfig, df: pd.DataFrame, summary: pd.DataFrame) -> dict[str, bytes]:
+    """Every figure as {file name: bytes} (PNG and SVG); names are drawn as literal text."""
     plt.rcParams.update({"svg.hashsalt": "cim_plugin", "font.size": 9})
-    paths: list[Path] = []
+    paths: dict[str, bytes] = {}
     models = summary[summary["workload"] != "sweep"]
     if models.empty:                   # a sweep-only study: plot the sweep's totals
         models = summary
@@ -56,7 +69,7 @@ def write_plots(out: Path, cfg: StudyConfig, df: pd.DataFrame, summary: pd.DataF
             else:
                 ax.scatter(r["gops"], r["tops_per_w"], marker=marks[r["design"]], s=36,
                            color=colors[r["macro"]], alpha=0.85)
-        ax.set_title(w)
+        ax.set_title(plot_text(w))
         for axis, col, setter in ((ax.xaxis, "gops", ax.set_xscale), (ax.yaxis, "tops_per_w", ax.set_yscale)):
             lo, hi = grp[col].min(), grp[col].max()
             if lo > 0 and hi / lo > 10:        # log axes only where the data span a decade
@@ -79,7 +92,7 @@ def write_plots(out: Path, cfg: StudyConfig, df: pd.DataFrame, summary: pd.DataF
                title="colour: macro, marker: placement")
     fig.suptitle("What and where: per-workload totals (count-weighted)")
     fig.tight_layout()
-    paths += _save(fig, out, "tops_vs_gops")
+    paths.update(_render(fig, "tops_vs_gops"))
     # 2. normalized bars per workload and level (best macro per placement)
     cim = models[models["design"] != cfg.baseline]
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
@@ -89,6 +102,10 @@ def write_plots(out: Path, cfg: StudyConfig, df: pd.DataFrame, summary: pd.DataF
             _empty(ax, "no workload totals (only a synthetic sweep)")
             continue
         piv = cim.pivot_table(index="workload", columns="design", values=col, aggfunc="max")
+        if not _plottable(piv):
+            _empty(ax, "no finite ratios to draw")
+            continue
+        piv.index = [plot_text(w) for w in piv.index]
         piv.plot.bar(ax=ax, rot=0)
         ax.axhline(1.0, color="k", lw=0.8)
         ax.set_ylabel(f"{title} vs baseline [x] (best macro)")
@@ -99,7 +116,7 @@ def write_plots(out: Path, cfg: StudyConfig, df: pd.DataFrame, summary: pd.DataF
         ax.tick_params(axis="y", which="minor", labelsize=7)
         ax.legend(title="placement", fontsize=7)
     fig.tight_layout()
-    paths += _save(fig, out, "normalized")
+    paths.update(_render(fig, "normalized"))
     # 3. per-level energy breakdown (count-weighted, per workload, best-efficiency macro per design)
     ok = df[df["error"] == ""]
     energy_cols = [c for c in ok.columns if c.startswith("energy_") and c.endswith("_J") and c != "energy_J"]
@@ -112,14 +129,17 @@ def write_plots(out: Path, cfg: StudyConfig, df: pd.DataFrame, summary: pd.DataF
         tot = sub.assign(**{c: sub[c] * sub["count"] for c in energy_cols}).groupby(
             ["design", "macro"])[energy_cols].sum()
         tot = tot.loc[:, (tot > 0).any()]
-        tot.columns = [c[len("energy_"):-2] for c in tot.columns]
-        tot.index = [d if m == "-" else f"{m}@{d}" for d, m in tot.index]
-        (tot * 1e3).plot.bar(stacked=True, ax=ax, rot=60)
-        ax.set_ylabel(f"energy of {w0} [mJ]")
-        ax.set_title(f"Energy by level, {w0}")
-        ax.legend(title="level", fontsize=7, bbox_to_anchor=(1.01, 1), loc="upper left")
-        plt.setp(ax.get_xticklabels(), ha="right", fontsize=7)
-    paths += _save(fig, out, "energy_breakdown")
+        if tot.empty or not _plottable(tot):
+            _empty(ax, f"no energies to draw for {plot_text(w0)}")
+        else:
+            tot.columns = [c[len("energy_"):-2] for c in tot.columns]
+            tot.index = [d if m == "-" else f"{m}@{d}" for d, m in tot.index]
+            (tot * 1e3).plot.bar(stacked=True, ax=ax, rot=60)
+            ax.set_ylabel(f"energy of {plot_text(w0)} [mJ]")
+            ax.set_title(f"Energy by level, {plot_text(w0)}")
+            ax.legend(title="level", fontsize=7, bbox_to_anchor=(1.01, 1), loc="upper left")
+            plt.setp(ax.get_xticklabels(), ha="right", fontsize=7)
+    paths.update(_render(fig, "energy_breakdown"))
     # 4. heatmap over the synthetic sweep: best CiM choice and its gain
     sw = ok[ok["workload"] == "sweep"]
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
@@ -150,5 +170,5 @@ def write_plots(out: Path, cfg: StudyConfig, df: pd.DataFrame, summary: pd.DataF
         ax.set_ylabel("M")
         fig.colorbar(im, ax=ax, label="best CiM TOPS/W vs baseline [x]")
         ax.set_title("When: best CiM (macro, placement) per GEMM shape")
-    paths += _save(fig, out, "sweep_heatmap")
+    paths.update(_render(fig, "sweep_heatmap"))
     return paths

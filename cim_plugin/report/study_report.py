@@ -11,7 +11,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cim_plugin.report import write_text_atomic
+from cim_plugin.report.markdown import md_text
+from cim_plugin.report.safeio import Staging
 from cim_plugin.study.config import StudyConfig
 from cim_plugin.study.metrics import DesignInfo, gemm_metrics, paper_metrics
 from cim_plugin.study.runner import Point
@@ -119,8 +120,9 @@ def summarize(df: pd.DataFrame, cfg: StudyConfig) -> pd.DataFrame:
             row[col] / base.loc[row["workload"], col] if row["workload"] in base.index
             and base.loc[row["workload"], col] else math.nan for _, row in s.iterrows()]
     # mean +- std over a workload's GEMMs of the per-GEMM ratios (the method's statistic)
-    per = ok.merge(ok[ok["design"] == cfg.baseline][["workload", "gemm", "tops_per_w", "gops"]],
-                   on=["workload", "gemm"], suffixes=("", "_base"))
+    keys = ["workload", "gemm", "m", "n", "k"]        # a name may repeat within a workload
+    base_rows = ok[ok["design"] == cfg.baseline].drop_duplicates(keys)
+    per = ok.merge(base_rows[[*keys, "tops_per_w", "gops"]], on=keys, suffixes=("", "_base"))
     per["r_tops_per_w"] = per["tops_per_w"] / per["tops_per_w_base"]
     per["r_gops"] = per["gops"] / per["gops_base"]
     st = per.groupby(["design", "macro", "workload"]).agg(
@@ -156,28 +158,55 @@ def best_choices(summary: pd.DataFrame, cfg: StudyConfig) -> list[dict[str, Any]
     return out
 
 
-def write_outputs(out: Path, cfg: StudyConfig, df: pd.DataFrame, summary: pd.DataFrame) -> list[Path]:
-    from cim_plugin.report.plots import write_plots
+def render_outputs(cfg: StudyConfig, df: pd.DataFrame, summary: pd.DataFrame,
+                   total_points: int | None = None) -> Staging:
+    """Every output of a study, rendered in memory: nothing reaches the folder unless all
+    of them could be produced (`Staging.publish`)."""
+    from cim_plugin.report.plots import render_plots
 
-    written = []
+    staging = Staging()
     df_sorted = df.sort_values(["design", "macro", "workload", "gemm"], kind="mergesort")
-    write_text_atomic(out / "results.csv", df_sorted.to_csv(index=False, float_format="%.9g"))
-    write_text_atomic(out / "results.json", json.dumps(
+    staging.add("results.csv", df_sorted.to_csv(index=False, float_format="%.9g"))
+    staging.add("results.json", json.dumps(
         {"config": cfg.key_dict(), "rows": json.loads(df_sorted.to_json(orient="records"))},
         indent=1, sort_keys=True) + "\n")
-    write_text_atomic(out / "summary.json", summary_json(summary, cfg))
-    written += [out / "results.csv", out / "results.json", out / "summary.json"]
-    written += write_plots(out, cfg, df, summary)
-    md, body = report_text(cfg, df, summary)
-    write_text_atomic(out / "report.md", md)
-    write_text_atomic(out / "report.html", body)
-    written += [out / "report.md", out / "report.html"]
-    return written
+    staging.add("summary.json", summary_json(summary, cfg))
+    for name, data in render_plots(cfg, df, summary).items():
+        staging.add(name, data)
+    md, body = report_text(cfg, df, summary, total_points)
+    staging.add("report.md", md)
+    staging.add("report.html", body)
+    return staging
+
+
+def write_outputs(out: Path, cfg: StudyConfig, df: pd.DataFrame, summary: pd.DataFrame) -> list[Path]:
+    """Render and publish every output into `out` (all or nothing)."""
+    from cim_plugin.report.safeio import SafeFolder
+
+    staging = render_outputs(cfg, df, summary)
+    with SafeFolder.open(out) as folder:
+        return staging.publish(folder)
+
+
+def failed_points(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per design point that could not be evaluated."""
+    return df[df["error"] != ""].drop_duplicates(["design", "macro", "m", "n", "k"])
+
+
+def incomplete_workloads(df: pd.DataFrame) -> list[tuple[str, int, int]]:
+    """(workload, GEMM rows missing, GEMM rows) for workloads with failed rows."""
+    out = []
+    for w, grp in df.groupby("workload", sort=True):
+        bad = int((grp["error"] != "").sum())
+        if bad:
+            out.append((str(w), bad, len(grp)))
+    return out
 
 
 def _table(rows: list[list[str]], header: list[str]) -> str:
+    """A Markdown table; cells are escaped (`md_text`), so names render literally."""
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    lines += ["| " + " | ".join(md_text(c) for c in r) + " |" for r in rows]
     return "\n".join(lines)
 
 
@@ -186,9 +215,10 @@ def words(cfg: StudyConfig, df: pd.DataFrame, summary: pd.DataFrame,
     """The what / when / where answers as sentences."""
     out = []
     for b in best:
-        out.append(f"- **What** ({b['workload']}): {b['best_efficiency']} is the most energy-efficient "
-                   f"choice ({b['efficiency_ratio']:.2f}x the baseline's TOPS/W); {b['best_throughput']} "
-                   f"gives the most throughput ({b['throughput_ratio']:.2f}x).")
+        out.append(f"- **What** ({md_text(b['workload'])}): {md_text(b['best_efficiency'])} is the "
+                   f"most energy-efficient choice ({b['efficiency_ratio']:.2f}x the baseline's "
+                   f"TOPS/W); {md_text(b['best_throughput'])} gives the most throughput "
+                   f"({b['throughput_ratio']:.2f}x).")
     ok = df[df["error"] == ""]
     base = ok[ok["design"] == cfg.baseline].drop_duplicates(["m", "n", "k"]) \
         .set_index(["m", "n", "k"])["tops_per_w"]
@@ -212,19 +242,36 @@ def words(cfg: StudyConfig, df: pd.DataFrame, summary: pd.DataFrame,
             t=("gops_vs_baseline", lambda x: float(np.exp(np.log(x).mean()))))
         e_best, t_best = geo["e"].idxmax(), geo["t"].idxmax()
         out.append(f"- **Where**: with the best macro for each workload (geometric mean over the "
-                   f"workloads), {e_best} gives the best energy efficiency ({geo.loc[e_best, 'e']:.2f}x) "
-                   f"and {t_best} the best throughput ({geo.loc[t_best, 't']:.2f}x); per placement, "
-                   "TOPS/W / GOPS vs baseline: "
-                   + "; ".join(f"{d} {r.e:.2f}x / {r.t:.2f}x" for d, r in geo.iterrows()) + ".")
+                   f"workloads), {md_text(e_best)} gives the best energy efficiency "
+                   f"({geo.loc[e_best, 'e']:.2f}x) and {md_text(t_best)} the best throughput "
+                   f"({geo.loc[t_best, 't']:.2f}x); per placement, TOPS/W / GOPS vs baseline: "
+                   + "; ".join(f"{md_text(d)} {r.e:.2f}x / {r.t:.2f}x" for d, r in geo.iterrows())
+                   + ".")
     return out
 
 
-def report_text(cfg: StudyConfig, df: pd.DataFrame, summary: pd.DataFrame) -> tuple[str, str]:
+def failure_lines(df: pd.DataFrame, total_points: int | None = None) -> list[str]:
+    """The warning a study with failed points opens its report with (empty if none)."""
+    failed = failed_points(df)
+    if failed.empty:
+        return []
+    of = f" of {total_points}" if total_points else ""
+    lines = [f"**Incomplete study: {len(failed)}{of} design points could not be evaluated.** "
+             "They are listed at the end; totals and ratios below leave them out:", ""]
+    lines += [f"- {md_text(w)}: {bad} of {n} GEMM rows missing"
+              for w, bad, n in incomplete_workloads(df)]
+    return lines + [""]
+
+
+def report_text(cfg: StudyConfig, df: pd.DataFrame, summary: pd.DataFrame,
+                total_points: int | None = None) -> tuple[str, str]:
+    """report.md and report.html; every name from the inputs is escaped."""
     best = best_choices(summary, cfg)
-    parts = ["# CiM study: what, when, where", "",
-             f"Baseline: `{cfg.baseline}` (mapping search, objective {cfg.objective}). "
-             f"CiM designs: {', '.join(cfg.designs)}; macros: {', '.join(cfg.macros)}; "
-             f"sizing: {cfg.sizing}; CiM mapping: {cfg.cim_strategy}. "
+    parts = ["# CiM study: what, when, where", "", *failure_lines(df, total_points),
+             f"Baseline: {md_text(cfg.baseline)} (mapping search, objective {cfg.objective}). "
+             f"CiM designs: {md_text(', '.join(cfg.designs))}; macros: "
+             f"{md_text(', '.join(cfg.macros))}; sizing: {cfg.sizing}; CiM mapping: "
+             f"{cfg.cim_strategy}. "
              "Ops = 2 x MACs; energy efficiency in TOPS/W, throughput in GOPS at 1 GHz; "
              "CiM compute takes the macro's latency per operation inside the model.", "",
              "## Answers per workload (count-weighted totals)", ""]
@@ -236,14 +283,16 @@ def report_text(cfg: StudyConfig, df: pd.DataFrame, summary: pd.DataFrame) -> tu
     parts += words(cfg, df, summary, best)
     parts += ["", "## When: per-GEMM winners", ""]
     ok = df[df["error"] == ""]
-    base = ok[ok["design"] == cfg.baseline].set_index(["workload", "gemm"])
+    keys = ["workload", "gemm", "m", "n", "k"]        # a name may repeat within a workload
+    base_rows = ok[ok["design"] == cfg.baseline].drop_duplicates(keys)
+    base = base_rows.set_index(keys)["tops_per_w"]
     win_rows = []
-    for (w, gname), grp in ok[ok["design"] != cfg.baseline].groupby(["workload", "gemm"], sort=True):
-        b = base.loc[(w, gname)] if (w, gname) in base.index else None
-        top = grp.sort_values(["tops_per_w", "design", "macro"], ascending=[False, True, True]).iloc[0]
-        if b is None:
+    for key, grp in ok[ok["design"] != cfg.baseline].groupby(keys, sort=True):
+        if key not in base.index:
             continue
-        gain = top["tops_per_w"] / b["tops_per_w"]
+        w, gname = key[0], key[1]
+        top = grp.sort_values(["tops_per_w", "design", "macro"], ascending=[False, True, True]).iloc[0]
+        gain = top["tops_per_w"] / base.loc[key]
         win_rows.append([w, gname, f"{top['m']}x{top['n']}x{top['k']}", f"{top['macro']} at {top['design']}",
                          f"{gain:.2f}x", "CiM" if gain > 1 else "baseline"])
     parts.append(_table(win_rows, ["workload", "GEMM", "MxNxK", "best CiM (TOPS/W)", "gain", "winner"]))
@@ -266,11 +315,12 @@ def report_text(cfg: StudyConfig, df: pd.DataFrame, summary: pd.DataFrame) -> tu
               "## Figures", "", "![TOPS/W vs GOPS](tops_vs_gops.png)", "",
               "![Normalized](normalized.png)", "", "![Energy breakdown](energy_breakdown.png)", "",
               "![Sweep heatmap](sweep_heatmap.png)", ""]
-    errors = df[df["error"] != ""]
+    errors = failed_points(df)
     if len(errors):
         parts += ["## Points that could not be evaluated", ""]
-        parts += [f"- {r['design']} / {r['macro']} / {r['gemm']}: {r['error']}"
-                  for _, r in errors.drop_duplicates(["design", "macro", "m", "n", "k"]).iterrows()]
+        parts += [f"- {md_text(r['design'])} / {md_text(r['macro'])} / "
+                  f"{r['m']}x{r['n']}x{r['k']} ({md_text(r['gemm'])}): {md_text(r['error'], 400)}"
+                  for _, r in errors.iterrows()]
     md = "\n".join(parts) + "\n"
     body = "<!doctype html><meta charset='utf-8'><title>CiM study</title><body><pre style='white-space:pre-wrap'>" \
         + html.escape(md) + "</pre>" + "".join(

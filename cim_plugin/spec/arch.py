@@ -4,6 +4,10 @@ Levels are kept outermost first, as they appear in the file. Timeloop numbers
 storage levels from the innermost (level 0); `Architecture.storage_inner_first`
 gives that order. The v0.4 `!Container/!Component/!Parallel` form is flattened
 to the processed form first (`cim_plugin.spec.v4`).
+
+Values the model reads are checked on load: sizes, widths and meshes are positive
+integers within `cim_plugin.spec.limits`, level names are identifiers and unique, and
+an unknown class names the file and the component.
 """
 
 from __future__ import annotations
@@ -14,47 +18,64 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cim_plugin.errors import InputError
+from cim_plugin.spec.limits import MAX_CAPACITY, MAX_INSTANCES
+from cim_plugin.spec.names import check_identifier
+from cim_plugin.spec.values import int_from_text, number_text, show, to_int, to_real
 
-_NAME_RE = re.compile(r"^(?P<base>[^\[\]]+?)(\[(?P<lo>\d+)\.\.(?P<hi>\d+)\])?$")
+_NAME_RE = re.compile(r"^(?P<base>[^\[\]]+?)(\[(?P<lo>[0-9]{1,12})\.\.(?P<hi>[0-9]{1,12})\])?$",
+                      re.ASCII)
 
 STORAGE_CLASS_WORDS = ("dram", "sram", "regfile", "smartbuffer", "storage")
 COMPUTE_CLASS_WORDS = ("mac", "compute")
 NETWORK_CLASS_WORDS = ("xy_noc", "legacy", "reductiontree", "simplemulticast")
+#: widest word a level may hold (bits)
+MAX_WORD_BITS = 4096
 
 
 def as_number(value: Any, *, where: str, file: str | None = None) -> float | None:
-    """Turn a YAML attribute into a number (None stays None)."""
-    if value is None or isinstance(value, bool):
-        return None if value is None else float(value)
-    if isinstance(value, int | float):
+    """Turn a YAML attribute into a finite number (None, "" and "-" stay None).
+
+    Strings are read strictly (`cim_plugin.spec.values`): `6_4`, full-width digits,
+    `nan`, `inf` and true/false are refused rather than coerced.
+    """
+    if value is None:
+        return None
+    if isinstance(value, str) and value.strip() in ("", "-"):
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        if abs(value) > 10**300:
+            raise InputError(f"value {show(value)} is too large", file=file, field=where,
+                             expected="a finite number")
         return value
     if isinstance(value, str):
-        text = value.strip()
-        if text in ("", "-"):
-            return None
-        try:
-            return float(text) if any(c in text for c in ".eE") else int(text)
-        except ValueError:
-            raise InputError(f"value {value!r} is not a number", file=file, field=where,
-                             expected="a number") from None
-    raise InputError(f"value {value!r} is not a number", file=file, field=where,
-                     expected="a number")
+        number = int_from_text(value)
+        if number is not None:
+            return number
+    return to_real(value, file=file, field=where, expected="a finite number")
 
 
-def split_name(name: str) -> tuple[str, int]:
+def split_name(name: str, *, file: str | None = None, field: str = "name") -> tuple[str, int]:
     """`RF[1..4]` -> ("RF", 4); `DRAM` -> ("DRAM", 1)."""
     m = _NAME_RE.match(name.strip())
     if not m:
-        raise InputError(f"cannot parse component name {name!r}", field="name",
+        raise InputError(f"cannot parse component name {show(name)}", file=file, field=field,
                          expected="NAME or NAME[1..N]")
+    base = check_identifier(m.group("base"), file=file, field=field, what="component name")
     if m.group("lo") is None:
-        return m.group("base"), 1
+        return base, 1
     lo, hi = int(m.group("lo")), int(m.group("hi"))
-    return m.group("base"), hi - lo + 1
+    if hi < lo or hi - lo + 1 > MAX_INSTANCES:
+        raise InputError(f"instance range [{lo}..{hi}] of {base} is empty or too large",
+                         file=file, field=field,
+                         expected=f"NAME[lo..hi] with lo <= hi and at most {MAX_INSTANCES} instances")
+    return base, hi - lo + 1
 
 
-def component_kind(cls: str) -> str:
+def component_kind(cls: str, *, file: str | None = None, field: str = "class") -> str:
     """Timeloop/timeloopfe decide the kind of a leaf by substrings of its class."""
+    if not isinstance(cls, str):
+        raise InputError(f"class {show(cls)} is not a name", file=file, field=field,
+                         expected="a storage, compute or network class name")
     low = cls.lower()
     if low == "dummy_storage":
         return "storage"
@@ -64,7 +85,8 @@ def component_kind(cls: str) -> str:
         return "compute"
     if any(w in low for w in NETWORK_CLASS_WORDS):
         return "network"
-    raise InputError(f"class {cls!r} is neither storage, compute nor network", field="class",
+    raise InputError(f"class {show(cls)} is neither storage, compute nor network", file=file,
+                     field=field,
                      expected="a class containing DRAM/SRAM/regfile/smartbuffer/storage, "
                               "mac/compute, or a network class")
 
@@ -159,17 +181,32 @@ class Architecture:
 
 
 def _attr_int(attrs: dict[str, Any], key: str, where: str, file: str | None,
-              default: int | None = None) -> int | None:
-    v = as_number(attrs.get(key), where=f"{where}.attributes.{key}", file=file)
+              default: int | None = None, *, maximum: int = MAX_CAPACITY) -> int | None:
+    """A positive integer attribute (absent: `default`); 0, negative or fractional
+    values are refused, naming the level and the attribute."""
+    field_name = f"{where}.attributes.{key}"
+    v = as_number(attrs.get(key), where=field_name, file=file)
     if v is None:
         return default
-    return int(v)
+    return to_int(v, file=file, field=field_name, minimum=1, maximum=maximum,
+                  expected=f"an integer from 1 to {number_text(maximum)}")
+
+
+def _attr_real(attrs: dict[str, Any], key: str, where: str, file: str | None,
+               maximum: float = 1e18) -> float | None:
+    """A positive finite attribute (absent: None)."""
+    field_name = f"{where}.attributes.{key}"
+    v = as_number(attrs.get(key), where=field_name, file=file)
+    if v is None:
+        return None
+    return to_real(v, file=file, field=field_name, positive=True, maximum=maximum)
 
 
 def _storage_from(leaf: dict[str, Any], base: Component, file: str | None) -> StorageLevel:
     attrs = base.attributes
     where = f"architecture.{base.name}"
-    word_bits = _attr_int(attrs, "datawidth", where, file) or _attr_int(attrs, "word_bits", where, file) or 8
+    word_bits = _attr_int(attrs, "datawidth", where, file, maximum=MAX_WORD_BITS) \
+        or _attr_int(attrs, "word_bits", where, file, maximum=MAX_WORD_BITS) or 8
     cluster_size = _attr_int(attrs, "cluster_size", where, file, 1) or 1
     width = _attr_int(attrs, "width", where, file) or _attr_int(attrs, "memory_width", where, file)
     block = _attr_int(attrs, "block_size", where, file)
@@ -183,16 +220,15 @@ def _storage_from(leaf: dict[str, Any], base: Component, file: str | None) -> St
         if depth is not None:
             size = depth * block
         else:
-            kb = as_number(attrs.get("sizeKB"), where=f"{where}.attributes.sizeKB", file=file)
+            kb = _attr_real(attrs, "sizeKB", where, file)
             if kb is not None:
                 size = int(kb * 8192 // word_bits)
-    for key in ("read_bandwidth", "write_bandwidth", "shared_bandwidth"):
-        v = as_number(attrs.get(key), where=f"{where}.attributes.{key}", file=file)
-        if v is not None and v <= 0:
-            raise InputError(f"{key} must be positive, got {v}", file=file,
-                             field=f"{where}.attributes.{key}", expected="words/cycle > 0")
-    mb = as_number(attrs.get("multiple_buffering"), where=f"{where}.attributes.multiple_buffering",
-                   file=file) or 1.0
+    if size is not None and size > MAX_CAPACITY:
+        raise InputError(f"capacity of {size} words is too large", file=file, field=where,
+                         expected=f"at most {MAX_CAPACITY} words per instance")
+    bandwidth = {key: _attr_real(attrs, key, where, file)
+                 for key in ("read_bandwidth", "write_bandwidth", "shared_bandwidth")}
+    mb = _attr_real(attrs, "multiple_buffering", where, file, maximum=1e6) or 1.0
     cls_low = base.cls.lower()
     tech = str(attrs.get("technology", ""))
     return StorageLevel(
@@ -203,34 +239,70 @@ def _storage_from(leaf: dict[str, Any], base: Component, file: str | None) -> St
         cluster_size=cluster_size,
         size=None if cls_low == "dram" else size,
         multiple_buffering=float(mb),
-        read_bandwidth=as_number(attrs.get("read_bandwidth"), where=where, file=file),
-        write_bandwidth=as_number(attrs.get("write_bandwidth"), where=where, file=file),
-        shared_bandwidth=as_number(attrs.get("shared_bandwidth"), where=where, file=file),
+        read_bandwidth=bandwidth["read_bandwidth"],
+        write_bandwidth=bandwidth["write_bandwidth"],
+        shared_bandwidth=bandwidth["shared_bandwidth"],
         technology_dram=("dram" in cls_low) or tech.upper() == "DRAM",
         dummy=cls_low == "dummy_storage",
     )
+
+
+def _mapping_or_empty(value: Any, file: str | None, where: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InputError(f"{show(value)} is not a mapping", file=file, field=where,
+                         expected="a mapping of attribute: value")
+    return value
 
 
 def _leaf_component(leaf: dict[str, Any], inherited: dict[str, Any], file: str | None) -> Component:
     if not isinstance(leaf, dict) or "name" not in leaf:
         raise InputError("each architecture leaf needs a name", file=file,
                          field="architecture.subtree.local", expected="{name, class, attributes}")
-    name = str(leaf["name"])
-    base, count = split_name(name)
+    if not isinstance(leaf["name"], str):
+        raise InputError(f"name {show(leaf['name'])} is not text", file=file,
+                         field="architecture.subtree.local.name", expected="NAME or NAME[1..N]")
+    name = leaf["name"]
+    base, count = split_name(name, file=file, field=f"architecture.{name}.name")
     if "class" not in leaf:
         raise InputError("missing class", file=file, field=f"architecture.{name}.class",
                          expected="a storage, compute or network class")
+    cls = leaf["class"]
+    subclass = leaf.get("subclass")
+    for key, value in (("class", cls), ("subclass", subclass)):
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise InputError(f"{key} {show(value)} is not a name", file=file,
+                             field=f"architecture.{name}.{key}", expected="a component class name")
+    actions = leaf.get("required_actions") or []
+    if not isinstance(actions, list) or not all(isinstance(a, str) for a in actions):
+        raise InputError(f"required_actions {show(actions)} is not a list of names", file=file,
+                         field=f"architecture.{name}.required_actions",
+                         expected="a list such as [read, write]")
     attrs = dict(inherited)
-    attrs.update(leaf.get("attributes") or {})
-    mesh_x = int(as_number(attrs.get("meshX", 1), where=f"architecture.{name}.meshX", file=file) or 1)
-    mesh_y = int(as_number(attrs.get("meshY", 1), where=f"architecture.{name}.meshY", file=file) or 1)
+    attrs.update(_mapping_or_empty(leaf.get("attributes"), file, f"architecture.{name}.attributes"))
+    where = f"architecture.{name}"
+    mesh_x = _attr_int(attrs, "meshX", where, file, 1, maximum=MAX_INSTANCES) or 1
+    mesh_y = _attr_int(attrs, "meshY", where, file, 1, maximum=MAX_INSTANCES) or 1
+    if mesh_x * mesh_y > MAX_INSTANCES:
+        raise InputError(f"meshX*meshY = {mesh_x * mesh_y} instances", file=file, field=where,
+                         expected=f"at most {MAX_INSTANCES} instances")
     if "[" in name and mesh_x * mesh_y != count:
         raise InputError(f"{count} instances but meshX*meshY = {mesh_x * mesh_y}", file=file,
                          field=f"architecture.{name}", expected="meshX*meshY equal to the instance count")
-    return Component(name=name, base_name=base, cls=str(leaf["class"]), subclass=leaf.get("subclass"),
+    return Component(name=name, base_name=base, cls=cls, subclass=subclass,
                      instances=count if "[" in name else mesh_x * mesh_y,
                      mesh_x=mesh_x, mesh_y=mesh_y, attributes=attrs,
-                     required_actions=tuple(leaf.get("required_actions") or ()))
+                     required_actions=tuple(actions))
+
+
+def _node_list(value: Any, file: str | None, where: str) -> list[dict[str, Any]]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(n, dict) for n in value):
+        raise InputError(f"{show(value)} is not a list of mappings", file=file, field=where,
+                         expected="a list of {name, attributes, local, subtree}")
+    return value
 
 
 def architecture_from_processed(arch: dict[str, Any], file: str | None = None) -> Architecture:
@@ -240,23 +312,32 @@ def architecture_from_processed(arch: dict[str, Any], file: str | None = None) -
                          expected="the processed form (subtree/local) or the v0.4 form (nodes)")
     leaves: list[tuple[dict[str, Any], dict[str, Any]]] = []
 
-    def walk(subtree: list[dict[str, Any]], inherited: dict[str, Any]) -> None:
-        for node in subtree:
+    def walk(subtree: list[dict[str, Any]], inherited: dict[str, Any], where: str) -> None:
+        for i, node in enumerate(subtree):
+            here = f"{where}[{i}]"
             attrs = dict(inherited)
-            attrs.update(node.get("attributes") or {})
-            for leaf in node.get("local") or []:
+            attrs.update(_mapping_or_empty(node.get("attributes"), file, f"{here}.attributes"))
+            for leaf in _node_list(node.get("local"), file, f"{here}.local"):
                 leaves.append((leaf, attrs))
-            walk(node.get("subtree") or [], attrs)
+            walk(_node_list(node.get("subtree"), file, f"{here}.subtree"), attrs, f"{here}.subtree")
 
-    walk(arch["subtree"], {})
-    top_attrs = dict(arch["subtree"][0].get("attributes") or {}) if arch["subtree"] else {}
+    top = _node_list(arch["subtree"], file, "architecture.subtree")
+    walk(top, {}, "architecture.subtree")
+    top_attrs = dict(_mapping_or_empty(top[0].get("attributes"), file,
+                                       "architecture.subtree[0].attributes")) if top else {}
     storage: list[StorageLevel] = []
     compute: ComputeLevel | None = None
+    seen: dict[str, str] = {}
     for leaf, inherited in leaves:
-        if leaf.get("enabled") is False:
+        if isinstance(leaf, dict) and leaf.get("enabled") is False:
             continue
         comp = _leaf_component(leaf, inherited, file)
-        kind = component_kind(comp.cls)
+        if comp.base_name in seen:
+            raise InputError(f"two levels named {comp.base_name!r}", file=file,
+                             field=f"architecture.{comp.name}.name",
+                             expected="distinct level names")
+        seen[comp.base_name] = comp.name
+        kind = component_kind(comp.cls, file=file, field=f"architecture.{comp.name}.class")
         if kind == "storage":
             if compute is not None:
                 raise InputError("storage level below the compute level", file=file,
@@ -266,7 +347,8 @@ def architecture_from_processed(arch: dict[str, Any], file: str | None = None) -
             if compute is not None:
                 raise InputError("more than one compute level", file=file,
                                  field=f"architecture.{comp.name}", expected="exactly one")
-            wb = _attr_int(comp.attributes, "datawidth", f"architecture.{comp.name}", file) or 8
+            wb = _attr_int(comp.attributes, "datawidth", f"architecture.{comp.name}", file,
+                           maximum=MAX_WORD_BITS) or 8
             compute = ComputeLevel(**{f: getattr(comp, f) for f in (
                 "name", "base_name", "cls", "subclass", "instances", "mesh_x", "mesh_y",
                 "attributes", "required_actions")}, word_bits=wb)
@@ -296,7 +378,8 @@ def load_architecture(doc: dict[str, Any], file: str | None = None) -> Architect
                          expected="an architecture spec")
     arch = doc["architecture"]
     if not isinstance(arch, dict):
-        raise InputError("architecture must be a mapping", file=file, field="architecture")
+        raise InputError("architecture must be a mapping", file=file, field="architecture",
+                         expected="{version: 0.4, nodes: [...]} or {subtree: [...]}")
     if "nodes" in arch:
         from cim_plugin.spec.v4 import flatten_v4
 

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from cim_plugin.errors import InputError
+from cim_plugin.spec.limits import MAX_AREA_UM2, MAX_ENERGY_PJ
+from cim_plugin.spec.values import show, to_real
 from cim_plugin.spec.yamlio import load_yaml
 
 
@@ -71,7 +73,29 @@ class ART:
             {"name": self.full_names.get(k, k), "area": v} for k, v in self.areas.items()]}}
 
 
+def _table_name(t: Any, file: str | None, where: str) -> str:
+    if not isinstance(t, dict) or "name" not in t:
+        raise InputError("table without a name", file=file, field=where,
+                         expected="{name: system_top_level.LEVEL[1..n], ...}")
+    name = t["name"]
+    if not isinstance(name, str) or not name.strip() or not name.isprintable() or len(name) > 512:
+        raise InputError(f"table name {show(name)} is not allowed", file=file, field=f"{where}.name",
+                         expected="a component path such as system_top_level.RF[1..4]")
+    return name
+
+
+def _check_key(key: str, name: str, names: dict[str, str], file: str | None, where: str) -> None:
+    if key in names:
+        raise InputError(f"tables {names[key]!r} and {name!r} both describe level {key!r}",
+                         file=file, field=where, expected="one table per architecture level")
+
+
 def ert_from_dict(doc: dict[str, Any], file: str | None = None) -> ERT:
+    """ERT from `{ERT: {tables: [{name, actions: [{name, arguments, energy}]}]}}`.
+
+    Every energy must be a finite number from 0 to MAX_ENERGY_PJ pJ: a negative, NaN,
+    infinite or absurd value is refused, naming the table, the action and the value.
+    """
     body = doc.get("ERT", doc)
     if not isinstance(body, dict) or not isinstance(body.get("tables"), list):
         raise InputError("no ERT tables", file=file, field="ERT.tables",
@@ -80,21 +104,32 @@ def ert_from_dict(doc: dict[str, Any], file: str | None = None) -> ERT:
     names: dict[str, str] = {}
     actions: dict[str, tuple[ERTAction, ...]] = {}
     for i, t in enumerate(body["tables"]):
-        if not isinstance(t, dict) or "name" not in t:
-            raise InputError("table without a name", file=file, field=f"ERT.tables[{i}]")
-        key = table_key(t["name"])
-        names[key] = str(t["name"])
+        name = _table_name(t, file, f"ERT.tables[{i}]")
+        key = table_key(name)
+        _check_key(key, name, names, file, f"ERT.tables[{i}].name")
+        names[key] = name
         acts: list[ERTAction] = []
         table: dict[str, float] = {}
-        for j, a in enumerate(t.get("actions") or []):
-            try:
-                e = float(a["energy"])
-                n = str(a["name"])
-            except (KeyError, TypeError, ValueError):
+        raw_actions = t.get("actions")
+        if raw_actions is None:
+            raw_actions = []
+        if not isinstance(raw_actions, list):
+            raise InputError("actions must be a list", file=file, field=f"ERT.tables[{i}].actions",
+                             expected="[{name, arguments, energy}, ...]")
+        for j, a in enumerate(raw_actions):
+            where = f"ERT.tables[{i}].actions[{j}]"
+            if not isinstance(a, dict) or not isinstance(a.get("name"), str) or "energy" not in a:
                 raise InputError("action needs a name and a numeric energy", file=file,
-                                 field=f"ERT.tables[{i}].actions[{j}]",
-                                 expected="{name, arguments, energy}") from None
-            acts.append(ERTAction(n, e, dict(a.get("arguments") or {})))
+                                 field=where, expected="{name, arguments, energy}")
+            n = a["name"]
+            e = to_real(a["energy"], file=file, field=f"{where}.energy ({name} {n})",
+                        minimum=0.0, maximum=MAX_ENERGY_PJ,
+                        expected=f"an energy in pJ from 0 to {MAX_ENERGY_PJ:g}")
+            args = a.get("arguments")
+            if args is not None and not isinstance(args, dict):
+                raise InputError("arguments must be a mapping", file=file,
+                                 field=f"{where}.arguments", expected="{argument: value}")
+            acts.append(ERTAction(n, e, dict(args or {})))
             table[n] = max(table.get(n, e), e)
         tables[key] = table
         actions[key] = tuple(acts)
@@ -102,6 +137,8 @@ def ert_from_dict(doc: dict[str, Any], file: str | None = None) -> ERT:
 
 
 def art_from_dict(doc: dict[str, Any], file: str | None = None) -> ART:
+    """ART from `{ART: {tables: [{name, area}]}}`; areas are finite, from 0 to
+    MAX_AREA_UM2 um^2."""
     body = doc.get("ART", doc)
     if not isinstance(body, dict) or not isinstance(body.get("tables"), list):
         raise InputError("no ART tables", file=file, field="ART.tables",
@@ -109,13 +146,17 @@ def art_from_dict(doc: dict[str, Any], file: str | None = None) -> ART:
     areas: dict[str, float] = {}
     names: dict[str, str] = {}
     for i, t in enumerate(body["tables"]):
-        try:
-            key = table_key(t["name"])
-            areas[key] = float(t["area"])
-            names[key] = str(t["name"])
-        except (KeyError, TypeError, ValueError):
-            raise InputError("table needs a name and a numeric area", file=file,
-                             field=f"ART.tables[{i}]", expected="{name, area}") from None
+        where = f"ART.tables[{i}]"
+        name = _table_name(t, file, where)
+        if "area" not in t:
+            raise InputError("table needs a name and a numeric area", file=file, field=where,
+                             expected="{name, area}")
+        key = table_key(name)
+        _check_key(key, name, names, file, f"{where}.name")
+        areas[key] = to_real(t["area"], file=file, field=f"{where}.area ({name})", minimum=0.0,
+                             maximum=MAX_AREA_UM2,
+                             expected=f"an area in um^2 from 0 to {MAX_AREA_UM2:g}")
+        names[key] = name
     return ART(areas=areas, full_names=names, source=file)
 
 

@@ -27,6 +27,9 @@ from typing import Any
 
 from cim_plugin.errors import InputError
 from cim_plugin.spec.arch import component_kind
+from cim_plugin.spec.limits import MAX_INSTANCES
+from cim_plugin.spec.names import check_identifier
+from cim_plugin.spec.values import show
 from cim_plugin.spec.yamlio import TAG_KEY
 
 GEMM_DIMS = ("M", "N", "K")
@@ -39,8 +42,26 @@ _FUNCS = {"min": min, "max": max, "ceil": math.ceil, "floor": math.floor,
           "log2": math.log2, "int": int, "round": round}
 
 
+#: longest attribute text evaluated as an expression
+MAX_EXPRESSION = 256
+#: largest magnitude an expression may reach on the way (beyond: kept as text, refused
+#: where a number is due)
+MAX_MAGNITUDE = 2**128
+
+
 class _Unresolved(Exception):
     """The text is not an expression over known names: keep it as a string."""
+
+
+def _number(value: Any) -> int | float:
+    """Arithmetic works on numbers only (`"a" * 10**9` would build a huge string)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _Unresolved(type(value).__name__)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise _Unresolved("not finite")
+    if abs(value) > MAX_MAGNITUDE:
+        raise _Unresolved("too large")
+    return value
 
 
 def _eval_node(node: ast.AST, names: dict[str, Any]) -> Any:
@@ -53,27 +74,39 @@ def _eval_node(node: ast.AST, names: dict[str, Any]) -> Any:
             return names[node.id]
         raise _Unresolved(node.id)
     if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
-        return _BINOPS[type(node.op)](_eval_node(node.left, names), _eval_node(node.right, names))
+        left = _number(_eval_node(node.left, names))
+        right = _number(_eval_node(node.right, names))
+        if isinstance(node.op, ast.Pow) and abs(left) > 1 and abs(right) > 256:
+            raise _Unresolved("too large")
+        return _number(_BINOPS[type(node.op)](left, right))
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
-        v = _eval_node(node.operand, names)
+        v = _number(_eval_node(node.operand, names))
         return -v if isinstance(node.op, ast.USub) else v
     if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
             and node.func.id in _FUNCS and not node.keywords):
-        return _FUNCS[node.func.id](*(_eval_node(a, names) for a in node.args))
+        args = [_number(_eval_node(a, names)) for a in node.args]
+        return _number(_FUNCS[node.func.id](*args))
     raise _Unresolved(type(node).__name__)
 
 
 def resolve_value(value: Any, names: dict[str, Any]) -> Any:
-    """Evaluate a string attribute as an arithmetic expression over `names`."""
+    """Evaluate a string attribute as an arithmetic expression over `names`.
+
+    Only numbers take part in arithmetic and no intermediate value may exceed
+    MAX_MAGNITUDE, so `2**2**2**30` or `"a" * 10**9` stay text instead of hanging.
+    """
     if not isinstance(value, str):
         return value
     text = value.strip()
-    if not text:
+    if not text or len(text) > MAX_EXPRESSION:
         return value
     try:
         tree = ast.parse(text, mode="eval")
         out = _eval_node(tree, names)
-    except (SyntaxError, _Unresolved, TypeError, ZeroDivisionError, ValueError):
+        if isinstance(out, int | float) and not isinstance(out, bool):
+            _number(out)
+    except (SyntaxError, _Unresolved, TypeError, ZeroDivisionError, ValueError, OverflowError,
+            RecursionError, MemoryError):
         return value
     if isinstance(out, float) and out.is_integer() and not any(c in text for c in ".eE"):
         return int(out)
@@ -89,6 +122,16 @@ def _resolve_attrs(attrs: dict[str, Any], names: dict[str, Any]) -> dict[str, An
         out[key] = resolved
         scope[key] = resolved
     return out
+
+
+def _mapping(value: Any, file: str | None, where: str, expected: str) -> dict[str, Any]:
+    """A mapping field of a node (None: empty)."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InputError(f"{show(value)} is not a mapping", file=file, field=where,
+                         expected=expected)
+    return value
 
 
 def _looks_numeric(value: Any) -> bool:
@@ -108,18 +151,16 @@ def _tag(node: Any) -> str:
 
 
 def _mesh(node: dict[str, Any], names: dict[str, Any], where: str, file: str | None) -> tuple[int, int]:
-    spatial = node.get("spatial") or {}
-    if not isinstance(spatial, dict):
-        raise InputError("spatial must be a mapping", file=file, field=f"{where}.spatial",
-                         expected="{meshX: n, meshY: n}")
+    spatial = _mapping(node.get("spatial"), file, f"{where}.spatial", "{meshX: n, meshY: n}")
     out = []
     for axis in ("meshX", "meshY"):
         v = resolve_value(spatial.get(axis, 1), names)
         if isinstance(v, float) and v.is_integer():
             v = int(v)
-        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-            raise InputError(f"{axis} must be a positive integer, got {spatial.get(axis)!r}",
-                             file=file, field=f"{where}.spatial.{axis}", expected="an integer >= 1")
+        if not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= MAX_INSTANCES:
+            raise InputError(f"{axis} must be a positive integer, got {show(spatial.get(axis))}",
+                             file=file, field=f"{where}.spatial.{axis}",
+                             expected=f"an integer from 1 to {MAX_INSTANCES}")
         out.append(v)
     return out[0], out[1]
 
@@ -147,6 +188,7 @@ def _leaves(nodes: list[Any], file: str | None, where: str) -> list[tuple[dict[s
                 if "name" not in node:
                     raise InputError("node has no name", file=file, field=here,
                                      expected="every !Container/!Component has a name")
+                check_identifier(node["name"], file=file, field=f"{here}.name", what="node name")
                 out.append((node, par))
             else:
                 raise InputError(f"unknown node tag {tag or '(none)'!r}", file=file, field=here,
@@ -186,20 +228,26 @@ def _copy_fields(target: dict[str, Any], fields: dict[str, Any]) -> dict[str, An
     return target
 
 
-def _constraint_targets(name: str, constraints: dict[str, Any], spatial_target: str) -> list[dict[str, Any]]:
+def _constraint_targets(name: str, constraints: dict[str, Any], spatial_target: str,
+                        file: str | None = None) -> list[dict[str, Any]]:
     """Processed targets for one node's `constraints:`; spatial goes to `spatial_target`."""
     out: list[dict[str, Any]] = []
+    where = f"architecture.{name}.constraints"
     for kind in ("temporal", "spatial"):
-        c = constraints.get(kind)
+        c = _mapping(constraints.get(kind), file, f"{where}.{kind}",
+                     "{factors, permutation, ...}")
         if not c:
             continue
         t: dict[str, Any] = {"target": spatial_target if kind == "spatial" else name, "type": kind}
         out.append(_copy_fields(t, c))
-    ds = constraints.get("dataspace")
+    ds = _mapping(constraints.get("dataspace"), file, f"{where}.dataspace", "{keep, bypass}")
     if ds:
         t = {"target": name, "type": "bypass"}
         for key in ("keep", "bypass", "keep_only", "bypass_only", "no_coalesce"):
             if ds.get(key) is not None:
+                if not isinstance(ds[key], list):
+                    raise InputError(f"{show(ds[key])} is not a list of tensors", file=file,
+                                     field=f"{where}.dataspace.{key}", expected="a list such as [A, B]")
                 t[key] = list(ds[key])
         out.append(t)
     return out
@@ -226,7 +274,7 @@ def _flatten(arch: dict[str, Any], file: str | None, variables: dict[str, Any] |
     if str(version) not in ("0.4",):
         raise InputError(f"architecture version {version!r}", file=file, field="architecture.version",
                          expected="0.4")
-    names: dict[str, Any] = dict(variables or {})
+    names: dict[str, Any] = dict(_mapping(variables, file, "variables", "{name: value}"))
     names = _resolve_attrs(names, {})
     items = _leaves(arch["nodes"], file, "architecture.nodes")
     if not items or _tag(items[0][0]) != "Container":
@@ -241,16 +289,19 @@ def _flatten(arch: dict[str, Any], file: str | None, variables: dict[str, Any] |
     targets: list[dict[str, Any]] = []
     groups: dict[int, list[str]] = {}
     first = True
+    seen: set[str] = set()
     for node, group in items:
         tag = _tag(node)
         name = str(node["name"])
         where = f"architecture.{name}"
+        if name in seen:
+            raise InputError(f"two nodes named {name!r}", file=file, field=f"{where}.name",
+                             expected="distinct node names (each becomes one level)")
+        seen.add(name)
         scope = {**names, **inherited}
         fx, fy = _mesh(node, scope, where, file)
-        constraints = node.get("constraints") or {}
-        if not isinstance(constraints, dict):
-            raise InputError("constraints must be a mapping", file=file, field=f"{where}.constraints",
-                             expected="{temporal, spatial, dataspace}")
+        constraints = _mapping(node.get("constraints"), file, f"{where}.constraints",
+                               "{temporal, spatial, dataspace}")
         spatial_target = name
         if fx * fy > 1:
             dummy_name = f"inter_{name}_spatial"
@@ -263,12 +314,18 @@ def _flatten(arch: dict[str, Any], file: str | None, variables: dict[str, Any] |
             targets.append({"target": dummy_name, "type": "bypass", "bypass": list(dataspaces)})
             spatial_target = dummy_name
             mesh_x, mesh_y = mesh_x * fx, mesh_y * fy
+            if mesh_x * mesh_y > MAX_INSTANCES:
+                raise InputError(f"{mesh_x * mesh_y} instances below {name}", file=file,
+                                 field=f"{where}.spatial",
+                                 expected=f"fan-outs multiplying to at most {MAX_INSTANCES}")
+        node_attrs = _mapping(node.get("attributes"), file, f"{where}.attributes",
+                              "{attribute: value}")
         if tag == "Container":
-            attrs = _resolve_attrs(dict(node.get("attributes") or {}), scope)
+            attrs = _resolve_attrs(dict(node_attrs), scope)
             if first:
                 top_attrs.update(attrs)
             inherited.update(attrs)
-            targets.extend(_constraint_targets(name, constraints, spatial_target))
+            targets.extend(_constraint_targets(name, constraints, spatial_target, file))
             first = False
             continue
         first = False
@@ -277,7 +334,7 @@ def _flatten(arch: dict[str, Any], file: str | None, variables: dict[str, Any] |
         if "class" not in node:
             raise InputError("component has no class", file=file, field=f"{where}.class",
                              expected="a storage or compute class")
-        own = _resolve_attrs(dict(node.get("attributes") or {}), scope)
+        own = _resolve_attrs(dict(node_attrs), scope)
         attrs = {**inherited, **own, "meshX": mesh_x, "meshY": mesh_y}
         leaf: dict[str, Any] = {"name": f"{name}[1..{mesh_x * mesh_y}]", "class": node["class"]}
         if node.get("subclass") is not None:
@@ -288,11 +345,14 @@ def _flatten(arch: dict[str, Any], file: str | None, variables: dict[str, Any] |
                 leaf[key] = node[key]
         leaf["enabled"] = True
         local.append(leaf)
-        node_targets = _constraint_targets(name, constraints, spatial_target)
+        node_targets = _constraint_targets(name, constraints, spatial_target, file)
         targets.extend(node_targets)
         if group is not None:
             groups.setdefault(group, []).append(name)
-    if not local or component_kind(str(local[-1]["class"])) != "compute":
+    for leaf in local:
+        component_kind(leaf["class"], file=file,
+                       field=f"architecture.{leaf['name'].split('[')[0]}.class")
+    if not local or component_kind(local[-1]["class"], file=file) != "compute":
         raise InputError("the last node must be a compute component", file=file,
                          field="architecture.nodes", expected="a last !Component of class mac/compute")
     processed = {"version": "0.4",
@@ -336,7 +396,8 @@ def flatten_v4_constraints(doc: dict[str, Any], file: str | None = None,
     leaves the result unchanged; targets naming no node come last.
     """
     arch = doc.get("architecture") or {}
-    variables = {k: v for k, v in (doc.get("variables") or {}).items() if k != "version"}
+    variables = {k: v for k, v in _mapping(doc.get("variables"), file, "variables",
+                                           "{name: value}").items() if k != "version"}
     _, targets, groups = _flatten(arch, file, variables, dims, dataspaces)
     fanout_names = {str(n["name"]) for n, _ in _leaves(arch.get("nodes") or [], file, "architecture.nodes")
                     if any(resolve_value((n.get("spatial") or {}).get(a, 1), variables) != 1
@@ -346,8 +407,12 @@ def flatten_v4_constraints(doc: dict[str, Any], file: str | None = None,
         if str(n["name"]) in fanout_names:
             position.setdefault(f"inter_{n['name']}_spatial", len(position))
         position.setdefault(str(n["name"]), len(position))
-    top = doc.get("constraints") or {}
-    for i, t in enumerate(top.get("targets") or []):
+    top = _mapping(doc.get("constraints"), file, "constraints", "{targets: [...]}")
+    top_targets = top.get("targets") or []
+    if not isinstance(top_targets, list):
+        raise InputError(f"{show(top_targets)} is not a list", file=file, field="constraints.targets",
+                         expected="a list of {target, type, ...}")
+    for i, t in enumerate(top_targets):
         if not isinstance(t, dict) or "target" not in t or "type" not in t:
             raise InputError("each constraint needs target and type", file=file,
                              field=f"constraints.targets[{i}]", expected="{target, type, ...}")

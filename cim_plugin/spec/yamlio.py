@@ -3,11 +3,20 @@
 Timeloop v0.4 specs use tags (`!Container`, `!Component`, `!Parallel`, ...).
 We load them with a SafeLoader subclass that turns a tagged mapping into a plain
 dict carrying its tag under the key `!`; nothing is ever constructed from a tag.
+Booleans are only true/false, as in YAML 1.2 and Timeloop (`Off` stays a name).
+
+Inputs are bounded before they are built (`cim_plugin.spec.limits`): a file larger
+than the size limit is not read, and the YAML event stream is scanned first so a
+document nested too deeply or expanding, through aliases, to more nodes than the
+limit (a "billion laughs" bomb) is refused before any object is constructed.
 """
 
 from __future__ import annotations
 
 import copy
+import os
+import re
+import stat
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -15,6 +24,7 @@ from typing import Any
 import yaml
 
 from cim_plugin.errors import InputError
+from cim_plugin.spec.limits import MAX_NESTING, MAX_YAML_NODES, SIZE_ENV_VAR, max_input_bytes
 
 TAG_KEY = "!"
 
@@ -39,17 +49,91 @@ def _construct_tagged(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> 
 
 _TaggedSafeLoader.add_multi_constructor("!", _construct_tagged)
 
+# Booleans as YAML 1.2 and Timeloop's yaml-cpp read them: only true/false. YAML 1.1 also
+# reads yes/no/on/off as booleans, which would turn a level named `Off` into False.
+_TaggedSafeLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in _SafeBase.yaml_implicit_resolvers.items()}
+_TaggedSafeLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    list("tTfF"))
+
+
+def _mark_text(exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    return f"line {mark.line + 1}, column {mark.column + 1}" if mark else "YAML"
+
+
+def _check_structure(text: str, source: str) -> None:
+    """Refuse a document nested deeper than MAX_NESTING or expanding (aliases and merge
+    keys counted at their full size) to more than MAX_YAML_NODES nodes.
+
+    Works on the event stream, so nothing is built and memory stays bounded.
+    """
+    anchors: dict[str, int] = {}
+    stack: list[list[Any]] = [[None, 0]]            # [anchor, expanded size] per open node
+    total = 0
+    for event in yaml.parse(text, Loader=_TaggedSafeLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            stack.append([event.anchor, 1])
+            total += 1
+            if len(stack) - 1 > MAX_NESTING:
+                raise InputError(f"nested more than {MAX_NESTING} levels deep", file=source,
+                                 field=_event_where(event),
+                                 expected=f"a document nested at most {MAX_NESTING} levels")
+        elif isinstance(event, yaml.CollectionEndEvent):
+            anchor, size = stack.pop()
+            if anchor:
+                anchors[anchor] = size
+            stack[-1][1] += size
+        elif isinstance(event, yaml.ScalarEvent):
+            if event.anchor:
+                anchors[event.anchor] = 1
+            stack[-1][1] += 1
+            total += 1
+        elif isinstance(event, yaml.AliasEvent):
+            size = anchors.get(event.anchor, 1)
+            stack[-1][1] += size
+            total += size
+        if total > MAX_YAML_NODES:
+            raise InputError(f"expands to more than {MAX_YAML_NODES} nodes (aliases included)",
+                             file=source, field=_event_where(event),
+                             expected=f"a document of at most {MAX_YAML_NODES} nodes after "
+                                      "alias expansion")
+
+
+def _event_where(event: yaml.Event) -> str:
+    mark = event.start_mark
+    return f"line {mark.line + 1}, column {mark.column + 1}" if mark else "YAML"
+
 
 def loads_yaml(text: str, source: str = "<string>") -> Any:
-    """Parse YAML text safely; errors name the source and line."""
+    """Parse YAML text safely, within the nesting and size limits; errors name the
+    source and line."""
     try:
+        _check_structure(text, source)
         return yaml.load(text, Loader=_TaggedSafeLoader)  # noqa: S506 - SafeLoader subclass
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "YAML"
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise InputError(f"malformed YAML: {problem}", file=source, field=where,
+        raise InputError(f"malformed YAML: {problem}", file=source, field=_mark_text(exc),
                          expected="valid YAML") from None
+    except (ValueError, OverflowError, RecursionError) as exc:
+        # e.g. an integer of more digits than Python converts (sys.get_int_max_str_digits)
+        what = "an integer has too many digits" if "digits" in str(exc) \
+            else f"a value cannot be read ({type(exc).__name__})"
+        raise InputError(what, file=source, field="YAML",
+                         expected="numbers of at most 4300 digits") from None
+
+
+def yaml_inline(value: Any) -> str:
+    """One YAML scalar or flow collection, written by the YAML emitter.
+
+    For templates that place user-supplied values into YAML text: quoting and escaping
+    come from the emitter, so a quote or newline in a name cannot add keys.
+    """
+    text = yaml.safe_dump([value], default_flow_style=True, width=2**31 - 1,
+                          allow_unicode=False, sort_keys=False).strip()
+    return text[1:-1]
 
 
 def load_yaml(path: str | Path) -> Any:
@@ -74,22 +158,59 @@ _CACHE: dict[tuple[str, int, int], Any] = {}
 
 
 def read_input_text(path: str | Path, expected: str, *, lenient: bool = False) -> str:
-    """Text of an input file; a missing, unreadable or non-text file is an InputError.
+    """Text of an input file; a missing, unreadable, oversized or non-text file is an
+    InputError. A UTF-8 byte-order mark is dropped.
 
-    `lenient` replaces undecodable bytes (tool outputs) instead of refusing the file.
+    Only regular files are read (a FIFO or a device would block or never end), and
+    never more than the size limit. `lenient` replaces undecodable bytes (tool outputs)
+    instead of refusing the file.
     """
     p = Path(path)
+    limit = max_input_bytes()
     try:
-        return p.read_text(encoding="utf-8", errors="replace" if lenient else "strict")
+        st = p.stat()
     except FileNotFoundError:
         raise InputError("file not found", file=str(p), expected=expected) from None
-    except IsADirectoryError:
-        raise InputError("is a directory", file=str(p), expected=expected) from None
-    except UnicodeDecodeError:
-        raise InputError("not a UTF-8 text file", file=str(p), expected=expected) from None
     except OSError as exc:
         raise InputError(f"cannot read ({exc.__class__.__name__})", file=str(p),
                          expected=expected) from None
+    if stat.S_ISDIR(st.st_mode):
+        raise InputError("is a directory", file=str(p), expected=expected)
+    if not stat.S_ISREG(st.st_mode):
+        raise InputError("not a regular file", file=str(p), expected=expected)
+    if st.st_size > limit:
+        raise InputError(f"file of {st.st_size} bytes is larger than the input limit of "
+                         f"{limit} bytes", file=str(p),
+                         expected=f"{expected} of at most {limit // 2**20} MiB "
+                                  f"(raise with {SIZE_ENV_VAR})")
+    try:
+        fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as fh:
+            data = _read_at_most(fh, limit + 1)
+    except OSError as exc:
+        raise InputError(f"cannot read ({exc.__class__.__name__})", file=str(p),
+                         expected=expected) from None
+    if len(data) > limit:
+        raise InputError(f"file is larger than the input limit of {limit} bytes", file=str(p),
+                         expected=f"{expected} of at most {limit // 2**20} MiB "
+                                  f"(raise with {SIZE_ENV_VAR})")
+    try:
+        return data.decode("utf-8-sig", errors="replace" if lenient else "strict")
+    except UnicodeDecodeError:
+        raise InputError("not a UTF-8 text file", file=str(p), expected=expected) from None
+
+
+def _read_at_most(fh: Any, n: int, chunk: int = 2**20) -> bytes:
+    """Up to `n` bytes, in chunks (a single `read(n)` reserves all `n` bytes at once)."""
+    parts: list[bytes] = []
+    left = n
+    while left > 0:
+        block = fh.read(min(chunk, left))
+        if not block:
+            break
+        parts.append(block)
+        left -= len(block)
+    return b"".join(parts)
 
 
 def _load_uncached(p: Path) -> Any:

@@ -4,26 +4,25 @@ Each point is built from the templates, sized, given energy/area tables from the
 component library, mapped (priority algorithm and/or search) and evaluated by the
 embedded model. CiM compute takes `latency` cycles per macro operation inside the
 model (ModelOptions.compute_latency_cycles), so bandwidth bounds and compute time
-are one consistent cycle count. Cached results are written atomically, so an
-interrupted study resumes where it stopped.
+are one consistent cycle count. Cached results (`cim_plugin.study.cache`) are keyed on
+everything that decides them, checksummed and written atomically, so an interrupted
+study resumes where it stopped and a damaged entry is recomputed. Worker processes
+(`cim_plugin.study.pool`) end with the study.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
-import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
-from cim_plugin import __version__
-from cim_plugin.report import write_text_atomic
+from cim_plugin.errors import InputError
+from cim_plugin.study.cache import PointCache, fingerprint, point_key
 from cim_plugin.study.config import StudyConfig
+from cim_plugin.study.pool import capped_jobs, default_jobs, run_parallel
 from cim_plugin.study.workloads import Gemm, load_workload, model_gemms
 
 PRESET_DESIGNS = ("cim_rf", "cim_smem")
@@ -37,20 +36,36 @@ class Point:
     n: int
     k: int
 
-    def key(self, cfg: StudyConfig) -> str:
-        payload = {"v": __version__, "p": self.__dict__, "backend": cfg.backend, "sizing": cfg.sizing,
-                   "banks": list(cfg.banks), "cim": cfg.cim_strategy,
-                   "base": cfg.baseline_strategy, "obj": cfg.objective, "dup": cfg.duplicate,
-                   "search": cfg.search}
-        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:24]
+    def key(self, cfg: StudyConfig, fingerprint_hex: str | None = None) -> str:
+        """Cache key: the point, the configuration that reaches its evaluation, and the
+        fingerprint of code, data and library files (`cim_plugin.study.cache`)."""
+        fp = fingerprint_hex if fingerprint_hex is not None else fingerprint(cfg.backend)
+        return point_key(self.__dict__, cfg.key_dict(), fp)
 
 
-def study_gemms(cfg: StudyConfig) -> list[Gemm]:
+def study_gemms(cfg: StudyConfig, file: str | None = None) -> list[Gemm]:
+    """Every GEMM of the study; two sources under one workload name would have their rows
+    summed into one total, so that is refused (naming both)."""
     gemms: list[Gemm] = []
+    sources: dict[str, str] = {}
+
+    def claim(name: str, source: str) -> None:
+        if name in sources:
+            raise InputError(f"{sources[name]} and {source} are both named {name!r}", file=file,
+                             field="workloads", expected="distinct workload names (set `name:` "
+                                                         "in a YAML list or a model entry)")
+        sources[name] = source
+
     for w in cfg.workloads:
-        gemms.extend(load_workload(w).gemms)
-    for spec in cfg.models:
-        gemms.extend(model_workload(spec).gemms)
+        wl = load_workload(w)
+        claim(wl.name, f"workload {w}")
+        gemms.extend(wl.gemms)
+    for i, spec in enumerate(cfg.models):
+        wl = model_workload(spec)
+        claim(wl.name, f"models[{i}]")
+        gemms.extend(wl.gemms)
+    if cfg.sweep_m and cfg.sweep_nk:
+        claim("sweep", "the synthetic sweep (sweep_m, sweep_nk)")
     for m in cfg.sweep_m:
         for nk in cfg.sweep_nk:
             gemms.append(Gemm(name=f"M{m}_NK{nk}", m=m, n=nk, k=nk, count=1, workload="sweep"))
@@ -103,7 +118,7 @@ def evaluate_point(point: Point, cfg: StudyConfig, workdir: Path | None = None) 
     b = build(point.design, macro, (point.m, point.n, point.k), sizing, duplicate=cfg.duplicate)
     arch = b.architecture
     problem = gemm_problem(point.m, point.n, point.k)
-    ert, art = generate_tables(arch)
+    ert, art = generate_tables(arch, paper_compat=cfg.paper_compat)
     latency, _ = compute_latency(arch)
     engine = Engine(arch, problem, ert, art, ModelOptions(compute_latency_cycles=latency))
     template_targets = flatten_v4_constraints(b.v4)["targets"]
@@ -160,41 +175,54 @@ def _timeloop_model(processed: dict[str, Any], ert: Any, art: Any, mapping: Any,
     return tl.run_model([inp], mapping, workdir, drop_arch_constraints=True)
 
 
-def _worker(args: tuple[Point, StudyConfig, str]) -> tuple[Point, dict[str, Any] | str]:
-    point, cfg, cache_dir = args
-    path = Path(cache_dir) / f"{point.key(cfg)}.json"
-    if path.is_file():
+@dataclass(frozen=True)
+class _Task:
+    point: Point
+    cfg: StudyConfig
+    out_dir: str
+    fingerprint: str
+
+
+def _worker(task: _Task) -> tuple[Point, dict[str, Any] | str]:
+    """One point: a verified cache entry, else evaluated and cached. A failed evaluation is
+    reported for the point (the study goes on); a cache that cannot be used safely (a
+    link planted in the output folder) stops the study."""
+    point, cfg = task.point, task.cfg
+    key = point.key(cfg, task.fingerprint)
+    with PointCache(task.out_dir) as cache:
+        rec = cache.get(key, point.__dict__)
+        if rec is not None:
+            return point, rec
+        workdir = cache.workdir(key) if cfg.backend == "timeloop" else None
         try:
-            return point, json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError):
-            pass
-    try:
-        rec = evaluate_point(point, cfg, Path(cache_dir).parent / "timeloop" / point.key(cfg))
-    except Exception as exc:  # noqa: BLE001 - reported per point, the study goes on
-        return point, f"{type(exc).__name__}: {exc}"
-    write_text_atomic(path, json.dumps(rec, sort_keys=True))
+            rec = evaluate_point(point, cfg, workdir)
+        except Exception as exc:  # noqa: BLE001 - reported per point, the study goes on
+            return point, f"{type(exc).__name__}: {exc}"
+        cache.put(key, rec)
     return point, rec
 
 
-def run_points(cfg: StudyConfig, points: list[Point], cache_dir: Path, jobs: int,
+def run_points(cfg: StudyConfig, points: list[Point], out_dir: Path, jobs: int,
                progress: bool = True) -> dict[Point, dict[str, Any] | str]:
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    tasks = [(p, cfg, str(cache_dir)) for p in points]
+    """Every point evaluated (or read from `<out_dir>/cache`), in `jobs` processes.
+
+    `jobs` is taken as given (the command caps it at the usable cores); worker
+    processes end with the study, however it ends.
+    """
+    fp = fingerprint(cfg.backend)
+    PointCache(out_dir).close()                  # the cache folder exists and is no link
+    tasks = [_Task(p, cfg, str(out_dir), fp) for p in points]
     out: dict[Point, dict[str, Any] | str] = {}
     bar = tqdm(total=len(tasks), desc="study", disable=not progress, unit="pt")
-    if jobs <= 1:
-        for t in tasks:
-            p, rec = _worker(t)
+    try:
+        results = map(_worker, tasks) if jobs <= 1 else run_parallel(_worker, tasks, jobs)
+        for p, rec in results:
             out[p] = rec
             bar.update(1)
-    else:
-        with ProcessPoolExecutor(max_workers=jobs) as ex:
-            for p, rec in ex.map(_worker, tasks, chunksize=1):
-                out[p] = rec
-                bar.update(1)
-    bar.close()
+    finally:
+        bar.close()
     return out
 
 
-def default_jobs() -> int:
-    return max(1, min(os.cpu_count() or 1, 8))
+__all__ = ["PRESET_DESIGNS", "Point", "capped_jobs", "default_jobs", "evaluate_point",
+           "run_points", "study_gemms", "study_points"]

@@ -12,6 +12,7 @@ Shipped lists live in `cim_plugin/study/workloads/*.yaml`; each names its source
 from __future__ import annotations
 
 import csv
+import io
 import itertools
 import math
 from collections.abc import Iterable, Sequence
@@ -20,7 +21,16 @@ from pathlib import Path
 from typing import Any
 
 from cim_plugin.errors import InputError
+from cim_plugin.spec.limits import (
+    MAX_COUNT,
+    MAX_DIMENSION,
+    MAX_GEMMS,
+    check_bound,
+    check_macs,
+)
+from cim_plugin.spec.names import check_label
 from cim_plugin.spec.problem import Problem, gemm_problem
+from cim_plugin.spec.values import show, to_int
 from cim_plugin.spec.yamlio import load_yaml, read_input_text
 
 WORKLOAD_DIR = Path(__file__).resolve().parent / "workloads"
@@ -131,8 +141,8 @@ def load_workload(name_or_path: str | Path) -> Workload:
     text = str(name_or_path)
     p = Path(text)
     if p.suffix.lower() in (".yaml", ".yml", ".csv", ".tsv", ".txt") or p.exists():
-        if not p.is_file():
-            raise InputError("workload file not found", file=text,
+        if not p.exists():
+            raise InputError("workload file not found", file=text, field="workloads",
                              expected="an existing .yaml or .csv file, or one of "
                                       + ", ".join(list_workloads()))
         if p.suffix.lower() in (".yaml", ".yml"):
@@ -146,17 +156,37 @@ def load_workload(name_or_path: str | Path) -> Workload:
     return workload_from_yaml(load_yaml(shipped), file=str(shipped))
 
 
-def _positive_int(value: Any, *, file: str | None, field_name: str) -> int:
-    if isinstance(value, bool):
-        value = None
-    try:
-        out = int(str(value).strip()) if not isinstance(value, int) else value
-    except (TypeError, ValueError):
-        out = None
-    if out is None or out < 1 or (isinstance(value, float) and value != out):
-        raise InputError(f"invalid value {value!r}", file=file, field=field_name,
-                         expected="a positive integer")
-    return out
+def _positive_int(value: Any, *, file: str | None, field_name: str,
+                  maximum: int = MAX_DIMENSION) -> int:
+    """A positive integer written plainly: `6_4`, full-width digits, `1.5` and `true`
+    are refused rather than coerced (`cim_plugin.spec.values`)."""
+    return to_int(value, file=file, field=field_name, minimum=1, maximum=maximum,
+                  expected=f"a positive integer of at most {maximum}")
+
+
+def _gemm(name: Any, dims: list[int], count: int, workload: str, *, file: str | None,
+          where: str, name_field: str) -> Gemm:
+    """A checked GEMM: a displayable name, MACs x count within the limits."""
+    label = check_label(name, file=file, field=name_field, what="GEMM name")
+    check_macs(dims, file=file, field=where, count=count)
+    return Gemm(label, dims[0], dims[1], dims[2], count, workload)
+
+
+def check_workload(w: Workload, *, file: str | None = None, field: str = "gemms") -> Workload:
+    """Every GEMM of a workload within the limits (dimensions, MACs x count, how many)."""
+    if len(w.gemms) > MAX_GEMMS:
+        raise InputError(f"{len(w.gemms)} GEMMs", file=file, field=field,
+                         expected=f"at most {MAX_GEMMS} GEMMs in one workload")
+    for i, g in enumerate(w.gemms):
+        where = f"{field}[{i}] ({g.name})"
+        for label, v in (("m", g.m), ("n", g.n), ("k", g.k)):
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise InputError(f"{label}={show(v)} is not an integer", file=file, field=where,
+                                 expected="positive integers")
+            check_bound(v, file=file, field=where, what=f"{label.upper()}")
+        to_int(g.count, file=file, field=f"{where}.count", minimum=1, maximum=MAX_COUNT)
+        check_macs((g.m, g.n, g.k), file=file, field=where, count=g.count)
+    return w
 
 
 def workload_from_yaml(doc: Any, *, file: str | None = None, name: str | None = None) -> Workload:
@@ -164,12 +194,21 @@ def workload_from_yaml(doc: Any, *, file: str | None = None, name: str | None = 
     if not isinstance(doc, dict):
         raise InputError("a workload file must be a mapping", file=file, field="(top level)",
                          expected="keys name, gemms and/or sweeps")
-    wname = str(doc.get("name") or name or (Path(file).stem if file else "workload"))
+    wname = check_label(doc.get("name") or name or (Path(file).stem if file else "workload"),
+                        file=file, field="name", what="workload name")
+    unknown = set(doc) - {"name", "gemms", "sweeps", "source", "description", "count_basis"}
+    if unknown:
+        raise InputError(f"unknown key(s) {sorted(map(str, unknown))}", file=file,
+                         field=str(sorted(map(str, unknown))[0]),
+                         expected="name, description, source, count_basis, gemms, sweeps")
     gemms: list[Gemm] = []
     entries = doc.get("gemms") or []
     if not isinstance(entries, list):
         raise InputError("gemms must be a list", file=file, field="gemms",
                          expected="a list of {name, m, n, k, count}")
+    if len(entries) > MAX_GEMMS:
+        raise InputError(f"{len(entries)} GEMMs", file=file, field="gemms",
+                         expected=f"at most {MAX_GEMMS} GEMMs in one workload")
     for i, e in enumerate(entries):
         where = f"gemms[{i}]"
         if not isinstance(e, dict):
@@ -185,15 +224,17 @@ def workload_from_yaml(doc: Any, *, file: str | None = None, name: str | None = 
                 raise InputError(f"missing {d}", file=file, field=f"{where}.{d}",
                                  expected="a positive integer")
             dims[d] = _positive_int(e[d], file=file, field_name=f"{where}.{d}")
-        count = _positive_int(e.get("count", 1), file=file, field_name=f"{where}.count")
-        gemms.append(Gemm(str(e.get("name") or f"g{i}"), dims["m"], dims["n"], dims["k"],
-                          count, wname))
+        count = _positive_int(e.get("count", 1), file=file, field_name=f"{where}.count",
+                              maximum=MAX_COUNT)
+        gemms.append(_gemm(e.get("name") or f"g{i}", [dims["m"], dims["n"], dims["k"]], count,
+                           wname, file=file, where=where, name_field=f"{where}.name"))
     sweeps = doc.get("sweeps") or []
     if not isinstance(sweeps, list):
         raise InputError("sweeps must be a list", file=file, field="sweeps",
                          expected="a list of {m: [...], n: [...], k: [...]} (or nk, mnk)")
     for i, s in enumerate(sweeps):
-        gemms.extend(_sweep_from_spec(s, file=file, where=f"sweeps[{i}]", workload=wname))
+        gemms.extend(_sweep_from_spec(s, file=file, where=f"sweeps[{i}]", workload=wname,
+                                      room=MAX_GEMMS - len(gemms)))
     if not gemms:
         raise InputError("no GEMMs", file=file, field="gemms",
                          expected="a non-empty gemms or sweeps list")
@@ -204,7 +245,8 @@ def workload_from_yaml(doc: Any, *, file: str | None = None, name: str | None = 
 _SWEEP_KEYS = ("m", "n", "k", "nk", "mnk")
 
 
-def _sweep_from_spec(spec: Any, *, file: str | None, where: str, workload: str) -> list[Gemm]:
+def _sweep_from_spec(spec: Any, *, file: str | None, where: str, workload: str,
+                     room: int = MAX_GEMMS) -> list[Gemm]:
     if not isinstance(spec, dict) or not spec or set(spec) - set(_SWEEP_KEYS):
         raise InputError("bad sweep", file=file, field=where,
                          expected="a mapping with lists under m, n, k, nk (N=K) or mnk (M=N=K)")
@@ -215,10 +257,19 @@ def _sweep_from_spec(spec: Any, *, file: str | None, where: str, workload: str) 
                              field=f"{where}.{key}", expected="a list of positive integers")
         values[key] = [_positive_int(v, file=file, field_name=f"{where}.{key}[{j}]")
                        for j, v in enumerate(vals)]
+        if len(set(values[key])) != len(values[key]):
+            raise InputError("a sweep value repeats", file=file, field=f"{where}.{key}",
+                             expected="distinct values")
     covered = "".join(values)
     if sorted(covered) != ["k", "m", "n"]:
         raise InputError(f"sweep covers dimensions {covered!r}", file=file, field=where,
                          expected="each of m, n, k exactly once (via m, n, k, nk or mnk)")
+    size = math.prod(len(v) for v in values.values())
+    if size > room:
+        raise InputError(f"the sweep has {size} GEMMs", file=file, field=where,
+                         expected=f"at most {MAX_GEMMS} GEMMs in one workload")
+    biggest = {c: max(v) for key, v in values.items() for c in key}
+    check_macs(biggest.values(), file=file, field=where)
     return grid(values, workload=workload)
 
 
@@ -265,19 +316,30 @@ def load_gemm_csv(path: str | Path, *, name: str | None = None) -> Workload:
     p = Path(path)
     file = str(p)
     text = read_input_text(p, "a CSV GEMM list with columns m, n, k [, count, name]")
-    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    lines: list[str] = []
+    for ln in io.StringIO(text):            # lazily: stop at the row limit, not after a split
+        ln = ln.rstrip("\r\n")
+        if ln.strip() and not ln.lstrip().startswith("#"):
+            lines.append(ln)
+            if len(lines) - 1 > MAX_GEMMS:
+                raise InputError(f"more than {MAX_GEMMS} GEMM rows", file=file, field="rows",
+                                 expected=f"at most {MAX_GEMMS} GEMMs in one workload")
     if not lines:
         raise InputError("empty GEMM list", file=file, field="header",
                          expected="a header with columns m, n, k [, count, name]")
     delim = "\t" if "\t" in lines[0] else ","
-    rows = list(csv.reader(lines, delimiter=delim))
+    try:
+        rows = list(csv.reader(lines, delimiter=delim))
+    except csv.Error as exc:
+        raise InputError(f"malformed CSV: {exc}", file=file, field="rows",
+                         expected="comma- or tab-separated rows") from None
     header = [_CSV_ALIASES.get(h.strip().lower(), h.strip().lower()) for h in rows[0]]
     missing = [c for c in ("m", "n", "k") if c not in header]
     if missing:
         raise InputError(f"missing column(s) {missing}", file=file, field="header",
                          expected="columns m, n, k [, count, name]")
     col = {h: i for i, h in reversed(list(enumerate(header)))}
-    wname = name or p.stem
+    wname = check_label(name or p.stem, file=file, field="name", what="workload name")
     gemms: list[Gemm] = []
     for r, row in enumerate(rows[1:], start=2):          # file line numbers (header = 1)
         def cell(key: str, default: Any = None, row=row) -> Any:
@@ -285,9 +347,10 @@ def load_gemm_csv(path: str | Path, *, name: str | None = None) -> Workload:
             return row[i].strip() if i is not None and i < len(row) and row[i].strip() else default
         dims = [_positive_int(cell(d), file=file, field_name=f"row {r}, column {d}")
                 for d in ("m", "n", "k")]
-        count = _positive_int(cell("count", 1), file=file, field_name=f"row {r}, column count")
-        gname = cell("name") or f"row{r}"
-        gemms.append(Gemm(str(gname), *dims, count, wname))
+        count = _positive_int(cell("count", 1), file=file, field_name=f"row {r}, column count",
+                              maximum=MAX_COUNT)
+        gemms.append(_gemm(cell("name") or f"row{r}", dims, count, wname, file=file,
+                           where=f"row {r}", name_field=f"row {r}, column name"))
     if not gemms:
         raise InputError("no GEMM rows", file=file, field="rows", expected="at least one row")
     return Workload(wname, tuple(gemms), f"GEMM list from {p.name}")
@@ -312,20 +375,24 @@ def transformer_gemms(*, hidden: int, heads: int, seq_len: int, batch: int = 1,
     """
     for label, v in (("hidden", hidden), ("heads", heads), ("seq_len", seq_len),
                      ("batch", batch), ("layers", layers)):
-        if not isinstance(v, int) or v < 1:
-            raise InputError(f"{label}={v!r}", field=label, expected="a positive integer")
+        _preset_int(label, v)
+    if ffn_hidden is not None:
+        _preset_int("ffn_hidden", ffn_hidden)
+    if isinstance(ffn_mult, bool) or not isinstance(ffn_mult, int | float) \
+            or not 0 < ffn_mult <= 1e6:
+        raise InputError(f"ffn_mult={show(ffn_mult)}", field="ffn_mult",
+                         expected="a number > 0 and at most 1e6")
     if hidden % heads:
         raise InputError(f"hidden {hidden} is not divisible by heads {heads}", field="heads",
                          expected="a divisor of hidden")
     if phase not in ("prefill", "decode"):
-        raise InputError(f"phase={phase!r}", field="phase", expected="prefill or decode")
+        raise InputError(f"phase={show(phase)}", field="phase", expected="prefill or decode")
     if attention not in ("per_head", "merged"):
-        raise InputError(f"attention={attention!r}", field="attention",
+        raise InputError(f"attention={show(attention)}", field="attention",
                          expected="per_head or merged")
     queries = seq_len if phase == "prefill" else 1
     kv = kv_len if kv_len is not None else seq_len
-    if not isinstance(kv, int) or kv < 1:
-        raise InputError(f"kv_len={kv_len!r}", field="kv_len", expected="a positive integer")
+    _preset_int("kv_len", kv)
     ffn = ffn_hidden if ffn_hidden is not None else int(round(hidden * ffn_mult))
     d_head = hidden // heads
     rows = batch * queries
@@ -344,8 +411,17 @@ def transformer_gemms(*, hidden: int, heads: int, seq_len: int, batch: int = 1,
         ("ffn_down", rows, hidden, ffn, layers),
     ]
     gemms = tuple(Gemm(f"{phase}.{g}", m, n, k, c, name) for g, m, n, k, c in spec)
-    return Workload(name, gemms, f"{phase}: hidden {hidden}, {heads} heads, seq {seq_len}, "
-                                 f"kv {kv}, batch {batch}, FFN {ffn}, {layers} layers")
+    return check_workload(
+        Workload(name, gemms, f"{phase}: hidden {hidden}, {heads} heads, seq {seq_len}, "
+                              f"kv {kv}, batch {batch}, FFN {ffn}, {layers} layers"),
+        field=name)
+
+
+def _preset_int(label: str, v: Any) -> None:
+    """A model parameter: a positive integer (not a bool, not 1.5) within the limits."""
+    if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= MAX_DIMENSION:
+        raise InputError(f"{label}={show(v)}", field=label,
+                         expected=f"a positive integer of at most {MAX_DIMENSION}")
 
 
 @dataclass(frozen=True)
@@ -422,8 +498,14 @@ def gptj_6b(*, phase: str = "decode", seq_len: int = 2048, kv_len: int | None = 
 
 def resnet50(*, batch: int = 1, image: int = 224, include_downsample: bool = True) -> Workload:
     """ResNet-50 inference GEMMs (He et al. 2016; torchvision v1.5 strides)."""
-    return cnn_gemms(resnet50_layers(image=image, include_downsample=include_downsample),
-                     batch=batch, name="resnet50")
+    _preset_int("batch", batch)
+    _preset_int("image", image)
+    if not isinstance(include_downsample, bool):
+        raise InputError(f"include_downsample={show(include_downsample)}",
+                         field="include_downsample", expected="true or false")
+    return check_workload(
+        cnn_gemms(resnet50_layers(image=image, include_downsample=include_downsample),
+                  batch=batch, name="resnet50"), field="resnet50")
 
 
 PRESETS = {"bert-large": bert_large, "gpt-j-6b": gptj_6b, "resnet50": resnet50}
@@ -431,6 +513,9 @@ PRESETS = {"bert-large": bert_large, "gpt-j-6b": gptj_6b, "resnet50": resnet50}
 
 def model_gemms(model: str, **kwargs: Any) -> Workload:
     """GEMMs of a preset model description (bert-large, gpt-j-6b, resnet50)."""
+    if not isinstance(model, str):
+        raise InputError(f"model {show(model)} is not a name", field="model",
+                         expected=", ".join(sorted(PRESETS)))
     key = ALIASES.get(model.lower(), model.lower())
     if key not in PRESETS:
         raise InputError(f"unknown model {model!r}", field="model",
