@@ -419,3 +419,36 @@ def test_time_budget_is_honoured_under_huge_dimensions(tmp_path):
     if proc.returncode == 2:
         assert len(proc.stderr.strip().splitlines()) == 1
         assert "--timeout" in proc.stderr
+
+
+@pytest.mark.parametrize("damage, words", [
+    ("factors", "multiply to 32"),          # M factors multiply to 32 for M=64
+    ("keep", "Q"),                          # a tensor the problem does not have
+])
+def test_an_invalid_seed_is_refused_like_model_refuses_it(tmp_path, capsys, damage, words):
+    """A seed passes the same validation as `model`: exit 2, one line naming the seed."""
+    import yaml
+
+    from cim_plugin.cli import main
+
+    d = tmp_path / "ex"
+    assert main(["export", "--design", "tensor_core", "--gemm", "64,64,64", "-o", str(d)]) == 0
+    entries = yaml.safe_load((d / "map.yaml").read_text())["mapping"]
+    for e in entries:
+        # halve every M factor above 1 once: the M factors then multiply to 32
+        if damage == "factors" and e["type"] in ("temporal", "spatial") and "M1 " not in e["factors"]:
+            m = next(f for f in e["factors"].split() if f.startswith("M"))
+            e["factors"] = e["factors"].replace(m, f"M{int(m[1:]) // 2}")
+            damage = "done"
+        if damage == "keep" and e["type"] == "datatype" and e["target"] == "SMEM":
+            e["keep"] = ["A", "Q"]
+    seed = tmp_path / "seed.yaml"
+    seed.write_text(yaml.safe_dump({"mapping": entries}))
+    capsys.readouterr()
+    out = tmp_path / "o"
+    code = main(["map", str(d / "arch.yaml"), str(d / "problem.yaml"), str(d / "constraints.yaml"),
+                 "--seed-mapping", str(seed), "-o", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert len(err.strip().splitlines()) == 1 and str(seed) in err and words in err
+    assert not out.exists()

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from cim_plugin.errors import InputError
+from cim_plugin.commands.argtypes import bounded_float
 from cim_plugin.report import write_text_atomic
 
 
@@ -29,8 +29,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="Accelergy ERT; default: an `ERT:` key in the specs, else the component library")
     p.add_argument("--art", metavar="ART.yaml", help="Accelergy ART (areas)")
     p.add_argument("--objective", choices=("edp", "energy", "delay", "weighted"), default="edp")
-    p.add_argument("--energy-weight", type=float, default=1.0, help="a in energy^a*cycles^b")
-    p.add_argument("--delay-weight", type=float, default=1.0, help="b in energy^a*cycles^b")
+    p.add_argument("--energy-weight", type=bounded_float(0), default=1.0,
+                   help="a in energy^a*cycles^b")
+    p.add_argument("--delay-weight", type=bounded_float(0), default=1.0,
+                   help="b in energy^a*cycles^b")
     p.add_argument("--search", choices=("fast", "exact", "exhaustive"), default="fast",
                    help="fast (default): the exact search's best branches, with a bound on "
                         "what it skipped; exact (alias exhaustive): proven optimal")
@@ -38,14 +40,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="start the search from this mapping; the answer is never worse")
     p.add_argument("--no-cim-seeds", action="store_true",
                    help="do not seed a CiM design with the priority-based mappings")
-    p.add_argument("--timeout", type=float, default=None, metavar="S",
+    p.add_argument("--timeout", type=bounded_float(0, inclusive=False), default=None, metavar="S",
                    help="stop after S seconds and keep the best mapping so far (with its bound)")
-    p.add_argument("--compute-latency", type=float, default=None, metavar="CYCLES",
+    p.add_argument("--compute-latency", type=bounded_float(0, inclusive=False), default=None,
+                   metavar="CYCLES",
                    help="cycles per compute operation (default: the compute level's "
                         "cim_latency_cycles, else the library macro's, else 1)")
     p.add_argument("--json", metavar="OUT.json", help="write the result as JSON")
     p.add_argument("-o", "--output-dir", metavar="DIR", required=True,
                    help="write map.yaml and stats.txt here")
+    p.add_argument("--force", action="store_true",
+                   help="write into an existing non-empty folder cim-plugin did not make")
     p.add_argument("--backend", choices=("embedded", "timeloop"), default="embedded",
                    help="embedded search (default) or the real timeloop-mapper on the specs")
 
@@ -68,23 +73,11 @@ def _run_timeloop(args: argparse.Namespace) -> int:
 
 
 def _check_args(args: argparse.Namespace) -> None:
-    """Reject bad numbers and output paths before any work is done."""
-    from cim_plugin.commands.model import check_output_dir, check_output_file
+    """Reject unusable output paths before any work is done (numbers are checked by
+    their argument types)."""
+    from cim_plugin.commands.model import check_output_paths
 
-    if args.timeout is not None and not (args.timeout > 0 and math.isfinite(args.timeout)):
-        raise InputError(f"--timeout {args.timeout}", field="--timeout", expected="seconds > 0")
-    for flag in ("energy_weight", "delay_weight"):
-        v = getattr(args, flag)
-        if not (math.isfinite(v) and v >= 0):
-            raise InputError(f"--{flag.replace('_', '-')} {v}", field=f"--{flag.replace('_', '-')}",
-                             expected="a finite number >= 0")
-    if args.compute_latency is not None and not (math.isfinite(args.compute_latency)
-                                                 and args.compute_latency > 0):
-        raise InputError(f"--compute-latency {args.compute_latency}", field="--compute-latency",
-                         expected="cycles > 0")
-    check_output_dir(Path(args.output_dir), "-o")
-    if args.json:
-        check_output_file(Path(args.json), "--json")
+    check_output_paths(args)
 
 
 def certificate_line(sr) -> str:
@@ -101,14 +94,15 @@ def run(args: argparse.Namespace) -> int:
     _check_args(args)
     if args.backend == "timeloop":
         return _run_timeloop(args)
-    from cim_plugin.commands.model import load_tables
+    from cim_plugin.commands.model import blame, load_tables
     from cim_plugin.library.latency import compute_latency
     from cim_plugin.mapping.cim import priority_seeds
     from cim_plugin.mapping.constraints import constraints_from_doc
     from cim_plugin.mapping.mapspace import MapSpace
     from cim_plugin.mapping.search import search
     from cim_plugin.model.engine import Engine, ModelOptions
-    from cim_plugin.report.stats_text import write_stats
+    from cim_plugin.report.outdir import mark_output_dir
+    from cim_plugin.report.stats_text import format_stats
     from cim_plugin.spec.arch import load_architecture
     from cim_plugin.spec.mapping import load_mapping
     from cim_plugin.spec.problem import load_problem
@@ -124,9 +118,12 @@ def run(args: argparse.Namespace) -> int:
     latency, source = compute_latency(arch, args.compute_latency)
     engine = Engine(arch, problem, ert, art, ModelOptions(compute_latency_cycles=latency))
     seeds = []
+    dataspaces = tuple(ds.name for ds in problem.data_spaces)
     for path in args.seed_mapping:
-        choice = space.from_mapping(load_mapping(path, dims=problem.dimensions), file=path)
-        engine.evaluate(space.to_nest(choice))           # capacity: the model's own check
+        with blame(path, "mapping"):                      # the model's own checks, on the seed
+            choice = space.from_mapping(load_mapping(path, dims=problem.dimensions,
+                                                     dataspaces=dataspaces), file=path)
+            engine.evaluate(space.to_nest(choice))
         seeds.append(choice)
     if not args.no_cim_seeds:
         seeds += [c for c in priority_seeds(space) if c not in seeds]
@@ -137,10 +134,18 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.output_dir)
     searched = sr.space or space
     order = [s.base_name for s in arch.storage_inner_first]
-    write_text_atomic(out / "map.yaml", yaml.safe_dump(
-        {"mapping": sr.mapping.to_yaml_list(order, problem.dimensions)}, sort_keys=False))
-    write_stats(out / "stats.txt", sr.result, arch, searched.problem, searched.to_nest(sr.choice), ert)
     r = sr.result
+    outputs = {                                # every output rendered before any is written
+        out / "map.yaml": yaml.safe_dump(
+            {"mapping": sr.mapping.to_yaml_list(order, problem.dimensions)}, sort_keys=False),
+        out / "stats.txt": format_stats(r, arch, searched.problem, searched.to_nest(sr.choice),
+                                        ert)}
+    if args.json:
+        data = r.to_json_dict()
+        data["mapper"] = sr.mapper_json()
+        data["mapper"]["compute_latency_cycles"] = latency
+        data["mapper"]["compute_latency_source"] = source
+        outputs[Path(args.json)] = json.dumps(data, indent=2) + "\n"
     for w in [*cons.warnings, *r.warnings]:
         print(f"cim-plugin map: warning: {w}", file=sys.stderr)
     print(f"best mapping ({args.objective}): cycles {r.cycles}, energy {r.energy_pJ / 1e6:.2f} uJ, "
@@ -149,11 +154,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"{certificate_line(sr)}; {sr.stats.get('nodes', 0)} nodes, "
           f"{sr.stats.get('placements', 0)} placements searched, {sr.seeds_used} seeds, "
           f"{sr.seconds:.2f} s{deadline_note}")
-    if args.json:
-        data = r.to_json_dict()
-        data["mapper"] = sr.mapper_json()
-        data["mapper"]["compute_latency_cycles"] = latency
-        data["mapper"]["compute_latency_source"] = source
-        write_text_atomic(args.json, json.dumps(data, indent=2) + "\n")
+    for path, text in outputs.items():
+        write_text_atomic(path, text)
+    mark_output_dir(out, "map")
     print(f"wrote {out / 'map.yaml'} and {out / 'stats.txt'}")
     return 0
