@@ -86,12 +86,14 @@ class BranchAndBound:
     """One exact search of a mapspace for an objective."""
 
     def __init__(self, space: MapSpace, engine: Engine, objective: Objective, *,
-                 deadline: float | None = None, max_nodes: int | None = None) -> None:
+                 deadline: float | None = None, max_nodes: int | None = None,
+                 max_children: int | None = None) -> None:
         self.space = space
         self.engine = engine
         self.objective = objective
         self.deadline = deadline
         self.max_nodes = max_nodes
+        self.max_children = max_children        # children priced (a node can have millions)
         self.cut = 1.0 / (1.0 + TOLERANCE)     # prune bounds within TOLERANCE of the best
         self.stats = Stats()
         self.best: tuple[float, Choice] | None = None
@@ -232,28 +234,15 @@ class BranchAndBound:
         return opts
 
     def _grids(self, placed: PlacedNest, nodes: list[_Node], j: int, level: int, nxt: int):
-        """Rows (parent index, factor per dim) of every child factor choice, in pieces of
-        at most _CHUNK rows."""
+        """Rows (parent index, factor per dim) of the child factor choices whose tiles can
+        fit the levels down to the next decision, in pieces of at most _CHUNK rows."""
         pieces: list[tuple[np.ndarray, tuple[np.ndarray, ...]]] = []
         size = 0
         for pi, node in enumerate(nodes):
             opts = self._options(j, level, node.remaining, placed, nxt)
             if opts is None:
                 continue
-            arrays = [np.asarray(o, dtype=np.float64) for o in opts]
-            sizes = [len(o) for o in opts]
-            total = math.prod(sizes)
-            if total > _MAX_CHOICES:
-                name = self.space.levels[level].name
-                raise InputError(
-                    f"the mapspace is too large to search: {total:.3g} factor choices at "
-                    f"{name} ({' x '.join(map(str, sizes))} per dimension)",
-                    field=f"constraints of {name}",
-                    expected=f"temporal factor constraints at {name} that leave fewer choices")
-            for start in range(0, total, _CHUNK):
-                self._check_deadline()
-                idx = np.unravel_index(np.arange(start, min(total, start + _CHUNK)), sizes)
-                T = tuple(arrays[d][idx[d]] for d in range(len(opts)))
+            for T in self._fitting(placed, node.remaining, opts, level, nxt):
                 pieces.append((np.full(len(T[0]), pi), T))
                 size += len(T[0])
                 if size >= _CHUNK:
@@ -261,6 +250,43 @@ class BranchAndBound:
                     pieces, size = [], 0
         if pieces:
             yield pieces
+
+    def _fitting(self, placed: PlacedNest, remaining: tuple[int, ...], opts: list[list[int]],
+                 level: int, nxt: int):
+        """The factor combinations of `opts` whose tiles can fit, built one dimension at a
+        time: a partial choice is dropped as soon as its tiles, with every dimension still
+        open at its smallest, overflow a level (tiles only grow as factors stay below)."""
+        arrays = [np.asarray(o, dtype=np.float64) for o in opts]
+        D = len(arrays)
+        smallest = [remaining[d] / arrays[d].max() for d in range(D)]
+        bounded = [c for c in range(level + 1, nxt + 1) if placed.capacity[c] is not None]
+        rows = np.zeros((1, 0), dtype=np.int64)
+        for d in range(D):
+            grown = []
+            step = max(1, _CHUNK // len(arrays[d]))
+            for start in range(0, len(rows), step):
+                self._check_deadline()
+                part = rows[start:start + step]
+                pairs = np.repeat(part, len(arrays[d]), axis=0)
+                new = np.tile(np.arange(len(arrays[d])), len(part))[:, None]
+                cand = np.concatenate([pairs, new], axis=1)
+                R2 = tuple(remaining[e] / arrays[e][cand[:, e]] if e <= d else smallest[e]
+                           for e in range(D))
+                ok = np.ones(len(cand), dtype=bool)
+                for c in bounded:
+                    ok &= np.asarray(placed.fits(c, R2), dtype=bool)
+                self.stats.pruned_capacity += int((~ok).sum())
+                grown.append(cand[ok])
+            rows = np.concatenate(grown) if grown else np.zeros((0, d + 1), dtype=np.int64)
+            if len(rows) > _MAX_CHOICES:
+                name = self.space.levels[level].name
+                raise InputError(
+                    f"the mapspace is too large to search: more than {_MAX_CHOICES:.3g} factor "
+                    f"choices fit at {name}", field=f"constraints of {name}",
+                    expected=f"temporal factor constraints at {name} that leave fewer choices")
+        for start in range(0, len(rows), _CHUNK):
+            block = rows[start:start + _CHUNK]
+            yield tuple(arrays[d][block[:, d]] for d in range(D))
 
     def _expand(self, placed: PlacedNest, sp: Spatial, nodes: list[_Node]
                 ) -> list[tuple[float, _Node]]:
@@ -287,6 +313,8 @@ class BranchAndBound:
             T = tuple(np.concatenate([t[d] for _, t in pieces]) for d in range(D))
             R2 = tuple(rem_all[parent, d] / T[d] for d in range(D))
             self.stats.children += len(parent) * len(orders)
+            if self.max_children is not None and self.stats.children > self.max_children:
+                raise _Stop
             fits = np.ones(len(parent), dtype=bool)
             for c in range(level + 1, nxt + 1):
                 fits &= np.asarray(placed.fits(c, R2), dtype=bool)
