@@ -315,15 +315,7 @@ class BranchAndBound:
             self.stats.children += len(parent) * len(orders)
             if self.max_children is not None and self.stats.children > self.max_children:
                 raise _Stop
-            fits = np.ones(len(parent), dtype=bool)
-            for c in range(level + 1, nxt + 1):
-                fits &= np.asarray(placed.fits(c, R2), dtype=bool)
-            self.stats.pruned_capacity += int((~fits).sum()) * len(orders)
-            if not fits.any():
-                continue
-            parent = parent[fits]
-            T = tuple(t[fits] for t in T)
-            R2 = tuple(r[fits] for r in R2)
+            # (every row fits the levels down to the next decision: `_fitting`)
             # every loop order that changes reuse, stacked: one pricing pass for all
             shape = parent.shape
             seen: list[tuple[np.ndarray, ...]] = []
