@@ -526,13 +526,215 @@ def _map_cases() -> list[Case]:
     ]
 
 
+#: a v4 architecture every component of which the library can estimate
+V4_ARCH_OK = V4_ARCH.replace("attributes: {datawidth: 8}\n",
+                             "attributes: {datawidth: 8, multiplier_width: 8, adder_width: 16}\n")
+
+TABLE_ROW = {"class": "smartbuffer_SRAM", "scaling": "sram", "match": {"width": 64, "depth": 512},
+             "actions": {"read": 1.0, "write": 1.0}, "area_um2": 100.0, "source": "a datasheet"}
+
+
 def _ert_library_cases() -> list[Case]:
+    def table(id: str, names: tuple[str, ...], **row: Any) -> Case:
+        return ert_case(id, names, V4_ARCH_OK, extra=("--library", "{w}/lib.yaml"),
+                        more=(("lib.yaml", _y({"tables": [{**TABLE_ROW, **row}]})),))
+
     return [
         ert_case("library-folder", ("lib", "folder"), V4_ARCH, extra=("--library", "{w}/lib"),
                  more=(("lib/x.yaml", "macros: []\n"),)),
         ert_case("library-energy-zero", ("lib.yaml", "energy_per_mac"), V4_ARCH,
                  extra=("--library", "{w}/lib.yaml"),
                  more=(("lib.yaml", _y({"macros": [{**MACRO, "energy_per_mac": 0}]})),)),
+        ert_case("library-name-injection", ("lib.yaml", "macros[0].name"), V4_ARCH_OK,
+                 extra=("--library", "{w}/lib.yaml"),
+                 more=(("lib.yaml", _y({"macros": [{**MACRO, "name": INJECTED_NAME}]})),)),
+        ert_case("unknown-class-names-spec", ("arch.yaml", "RF", "weird_thing"),
+                 V4_ARCH_OK.replace("subclass: smartbuffer_RF", "subclass: weird_thing")),
+        ert_case("attribute-text", ("arch.yaml", "mac", "multiplier_width"),
+                 V4_ARCH_OK.replace("multiplier_width: 8", "multiplier_width: abc")),
+        ert_case("dram-type-unknown", ("arch.yaml", "DRAM", "type"),
+                 V4_ARCH_OK.replace("attributes: {width: 64, datawidth: 8}",
+                                    "attributes: {width: 64, datawidth: 8, type: HBM9}")),
+        table("table-match-text", ("lib.yaml", "tables[0].match.width"),
+              match={"width": "abc", "depth": 512}),
+        table("table-match-zero", ("lib.yaml", "tables[0].match"), match={"width": 0, "depth": 512}),
+        table("table-match-list", ("lib.yaml", "tables[0].match"), match=[64, 512]),
+        table("table-energy-fullwidth", ("lib.yaml", "tables[0].actions.read"),
+              actions={"read": "\uff15 pJ"}),
+        table("table-energy-underscore", ("lib.yaml", "tables[0].actions.read"),
+              actions={"read": "1_0 pJ"}),
+        table("table-energy-huge-int", ("lib.yaml", "tables[0].actions.read"),
+              actions={"read": 10**400}),
+        table("table-area-nan", ("lib.yaml", "tables[0].area_um2"), area_um2=float("nan")),
+        Case("ert-out-foreign-folder", "ert", ("ert", "{w}/arch.yaml", "-o", "{w}/theirs"),
+             (("arch.yaml", V4_ARCH_OK), ("theirs/notes.txt", "mine")),
+             ("-o", "not made by cim-plugin", "--force")),
+        Case("ert-out-dangling-link", "ert", ("ert", "{w}/arch.yaml", "-o", "{w}/link"),
+             (("arch.yaml", V4_ARCH_OK),), ("link", "symbolic link"),
+             links=(("link", "{decoy}/new"),)),
+        Case("ert-out-proc", "ert", ("ert", "{w}/arch.yaml", "-o", "/proc/cim-ert"),
+             (("arch.yaml", V4_ARCH_OK),), ("-o", "/proc")),
+    ]
+
+
+# ---------------------------------------------------------------------------- export
+
+EXPORT_ARGV = ("export", "--design", "cim_rf", "--macro", "analog6T")
+#: the macro name of the YAML-injection report (issue: `injected_attr` in arch.yaml)
+INJECTED_NAME = 'x"\n      injected_attr: 12345\n      z: "'
+#: a macro of one compute element holding one 8-bit weight (1 B)
+ONE_ELEMENT = {**MACRO, "Rp": 1, "Cp": 1, "Rh": 1, "Ch": 1, "capacity_bytes": 1}
+
+
+def _export_cases() -> list[Case]:
+    def e(id: str, names: tuple[str, ...], *args: str, gemm: str = "64,64,64",
+          files: tuple[tuple[str, str | bytes], ...] = (), argv: tuple[str, ...] = EXPORT_ARGV,
+          out: str = "{w}/d", **kw: Any) -> Case:
+        return Case(f"export-{id}", "export", (*argv, "--gemm", gemm, *args, "-o", out), files,
+                    names, **kw)
+
+    def lib(macro: dict[str, Any]) -> dict[str, Any]:
+        return {"files": (("lib.yaml", _y({"macros": [macro]})),),
+                "env": (("CIM_PLUGIN_LIBRARY", "{w}/lib.yaml"),)}
+
+    user = ("export", "--design", "cim_rf", "--macro", "mymacro")
+    return [
+        e("gemm-underscore", ("--gemm", "M"), gemm="6_4,64,64"),
+        e("gemm-fullwidth", ("--gemm", "N"), gemm="64,\uff16\uff14,64"),
+        e("gemm-fraction", ("--gemm", "K"), gemm="64,64,2.5"),
+        e("gemm-zero", ("--gemm", "M"), gemm="0,64,64"),
+        e("gemm-negative", ("--gemm", "N"), gemm="64,-4,64"),
+        e("gemm-huge", ("--gemm", "M"), gemm="1000000000000,64,64"),
+        e("gemm-5000-digits", ("--gemm", "M"), gemm="9" * 5000 + ",64,64"),
+        e("gemm-product", ("--gemm", "product"), gemm="2147483648,2147483648,2"),
+        e("gemm-two-parts", ("--gemm", "M,N,K"), gemm="64,64"),
+        e("gemm-nan", ("--gemm", "K"), gemm="64,64,nan"),
+        e("banks-huge", ("--banks", "100000x100000"), "--banks", "100000x100000"),
+        e("banks-fullwidth", ("--banks",), "--banks", "\uff11x4"),
+        e("banks-zero", ("--banks",), "--banks", "0x4"),
+        e("banks-text", ("--banks",), "--banks", "axb"),
+        e("banks-over-4096", ("--banks",), "--banks", "64x128"),
+        e("threshold-underscore", ("--threshold",), "--threshold", "1_0"),
+        e("threshold-inf", ("--threshold",), "--threshold", "inf"),
+        e("threshold-nan", ("--threshold",), "--threshold", "nan"),
+        e("threshold-zero", ("--threshold",), "--threshold", "0"),
+        e("threshold-fullwidth", ("--threshold",), "--threshold", "\uff14"),
+        e("design-unknown", ("design", "cim_l9"),
+          argv=("export", "--design", "cim_l9", "--macro", "analog6T")),
+        e("macro-unknown", ("macro", "nosuch"),
+          argv=("export", "--design", "cim_rf", "--macro", "nosuch")),
+        e("baseline-with-macro", ("macro", "tensor_core"),
+          argv=("export", "--design", "tensor_core", "--macro", "analog6T")),
+        e("preset-user-macro", ("preset", "mymacro"), "--preset", "method", argv=user,
+          **lib(MACRO)),
+        e("out-link-to-empty", ("link", "symbolic link"), out="{w}/link",
+          links=(("link", "{w}/empty"),), dirs=("empty",)),
+        e("out-dangling-link", ("link", "symbolic link"), out="{w}/link",
+          links=(("link", "{decoy}/new"),)),
+        e("out-link-to-decoy", ("link", "symbolic link"), out="{w}/link",
+          links=(("link", "{decoy}/sub"),)),
+        e("out-not-empty", ("-o", "not empty"), files=(("d/keep.txt", "mine"),)),
+        e("out-is-file", ("-o", "afile"), files=(("afile", "x"),), out="{w}/afile"),
+        e("out-under-file", ("-o", "afile"), files=(("afile", "x"),), out="{w}/afile/sub"),
+        e("out-root", ("-o", "root"), out="/"),
+        e("out-proc", ("-o", "/proc"), out="/proc/cim-export"),
+        e("macro-name-injection", ("lib.yaml", "macros[0].name"), argv=user,
+          **lib({**MACRO, "name": INJECTED_NAME})),
+        e("macro-name-quote", ("lib.yaml", "macros[0].name"),
+          argv=("export", "--design", "cim_rf", "--macro", 'my"macro'),
+          **lib({**MACRO, "name": 'my"macro'})),
+        e("macro-one-element-iso-area", ("lib.yaml", "macros[mymacro].Rp", "compute element"),
+          "--iso-area", argv=user, **lib(ONE_ELEMENT)),
+        e("macro-one-element-banks", ("lib.yaml", "macros[mymacro].Rp", "compute element"),
+          "--banks", "1x4", argv=user, **lib(ONE_ELEMENT)),
+        e("macro-larger-than-level", ("lib.yaml", "macros[mymacro].capacity_bytes"),
+          "--iso-capacity", argv=user, **lib({**MACRO, "capacity_bytes": 2**30})),
+        e("macro-too-many-banks", ("lib.yaml", "macros[mymacro].capacity_bytes", "4096"),
+          "--iso-capacity", argv=("export", "--design", "cim_smem", "--macro", "mymacro"),
+          **lib({**ONE_ELEMENT, "Cp": 2, "capacity_bytes": 2})),
+        e("macro-area-too-large", ("lib.yaml", "macros[mymacro].area_um2"), "--iso-area",
+          argv=user, **lib({**MACRO, "area_um2": 1e11})),
+        e("library-missing", ("none.yaml", "not found"), argv=user,
+          env=(("CIM_PLUGIN_LIBRARY", "{w}/none.yaml"),)),
+    ]
+
+
+# --------------------------------------------------------------------------- compare
+
+@lru_cache(maxsize=1)
+def _run_folder() -> tuple[tuple[str, str], ...]:
+    """A Timeloop output folder (`run/`) of the tensor-core GEMM: processed input, mapping,
+    ERT, ART and the stats.txt the embedded model writes in Timeloop's layout."""
+    from cim_plugin.model.engine import Engine
+    from cim_plugin.model.nest import build_nest
+    from cim_plugin.report.stats_text import format_stats
+    from tests.test_model_tensor_core import tensor_core_case
+
+    arch, problem, mapping, ert, art = tensor_core_case()
+    nest = build_nest(arch, problem, mapping)
+    stats = format_stats(Engine(arch, problem, ert, art).evaluate(nest), arch, problem, nest, ert)
+    return (("run/parsed-processed-input.yaml", _y({**ARCH_DOC, **PROBLEM})),
+            ("run/timeloop-model.map.yaml", _y(MAP_DOC)),
+            ("run/timeloop-model.ERT.yaml", _y(TENSOR_CORE_ERT)),
+            ("run/timeloop-model.ART.yaml", _y(TENSOR_CORE_ART)),
+            (STATS, stats))
+
+
+STATS = "run/timeloop-model.stats.txt"
+
+
+def _run_with(**changes: str | bytes) -> tuple[tuple[str, str | bytes], ...]:
+    """The run folder with some files replaced (keys: the file name without `run/`)."""
+    files = dict(_run_folder())
+    for name, content in changes.items():
+        files[f"run/{name}"] = content
+    return tuple(files.items())
+
+
+def _compare_cases() -> list[Case]:
+    def c(id: str, names: tuple[str, ...], *extra: str, files: Any = None,
+          folder: str = "{w}/run", **kw: Any) -> Case:
+        return Case(f"compare-{id}", "compare", ("compare", folder, *extra),
+                    _run_folder() if files is None else files, names, **kw)
+
+    stats = dict(_run_folder())[STATS]
+    name = STATS.removeprefix("run/")
+    total = stats.rindex("    Total")
+    overflow = _edit(MAP_DOC, lambda d: (d["mapping"][6].update(factors="M1 N8 K16"),
+                                         d["mapping"][10].update(factors="M32 N1 K1")))
+    return [
+        c("tolerance-underscore", ("--tolerance",), "--tolerance", "1_0"),
+        c("tolerance-inf", ("--tolerance",), "--tolerance", "inf"),
+        c("tolerance-nan", ("--tolerance",), "--tolerance", "nan"),
+        c("tolerance-negative", ("--tolerance",), "--tolerance=-1"),
+        c("tolerance-fullwidth", ("--tolerance",), "--tolerance", "\uff15"),
+        c("tolerance-overflow", ("--tolerance",), "--tolerance", "1e999"),
+        c("stats-truncated-2000", (name, "Summary Stats", "missing"),
+          files=_run_with(**{name: stats[:2000]})),
+        c("stats-truncated-before-total", (name, "fJ/Compute.Total", "missing"),
+          files=_run_with(**{name: stats[:total]})),
+        c("stats-truncated-mid-number", (name, "line break"),
+          files=_run_with(**{name: stats.rstrip("\n")[:-2]})),
+        c("stats-energy-nan", (name, "Summary Stats.Energy"),
+          files=_run_with(**{name: stats.replace("\nEnergy: ", "\nEnergy: nan uJ # ")})),
+        c("stats-cycles-fullwidth", (name, "Summary Stats.Cycles"),
+          files=_run_with(**{name: stats.replace("\nCycles: ", "\nCycles: \uff11")})),
+        c("stats-binary", (name, "Buffer and Arithmetic Levels"),
+          files=_run_with(**{name: b"\xff\xfe\x00garbage\n" * 10})),
+        c("stats-too-large", (name, "input limit"),
+          files=_run_with(**{name: stats + "#" * (2 * 2**20)}),
+          env=(("CIM_PLUGIN_MAX_INPUT_MB", LIMIT_MB),)),
+        c("stats-empty", ("run", "stats"), files=_run_with(**{name: ""})),
+        c("map-tile-overflow", ("timeloop-model.map.yaml", "LRF", "capacity"),
+          files=_run_with(**{"timeloop-model.map.yaml": _y(overflow)})),
+        c("ert-negative", ("timeloop-model.ERT.yaml", "SMEM", "read"),
+          files=_run_with(**{"timeloop-model.ERT.yaml": _y(_edit(
+              TENSOR_CORE_ERT, lambda d: d["ERT"]["tables"][1]["actions"][0].update(
+                  energy=-566.5)))})),
+        c("inputs-missing", ("run", "parsed-processed-input.yaml"),
+          files=tuple(f for f in _run_folder() if "parsed-processed" not in f[0])),
+        c("folder-missing", ("none", "not a folder"), folder="{w}/none"),
+        c("folder-is-file", ("afile", "not a folder"), files=(("afile", "x"),), folder="{w}/afile"),
     ]
 
 
@@ -745,6 +947,21 @@ def valid_cases() -> list[Case]:
         Case("components-valid-user-macro", "components",
              ("components", "--library", "{w}/lib.yaml", "show", "mymacro"),
              (("lib.yaml", _y({"macros": [MACRO]})),), expect="ok"),
+        Case("ert-valid", "ert", ("ert", "{w}/arch.yaml", "-o", "{w}/out"),
+             (("arch.yaml", V4_ARCH_OK),), expect="ok"),
+        Case("ert-valid-library-table", "ert",
+             ("ert", "{w}/arch.yaml", "-o", "{w}/out", "--library", "{w}/lib.yaml"),
+             (("arch.yaml", V4_ARCH_OK), ("lib.yaml", _y({"tables": [TABLE_ROW]}))), expect="ok"),
+        Case("export-valid-user-macro", "export",
+             ("export", "--design", "cim_rf", "--macro", "mymacro", "--gemm", "64,64,64",
+              "--iso-area", "-o", "{w}/d"), (("lib.yaml", _y({"macros": [MACRO]})),),
+             expect="ok", env=(("CIM_PLUGIN_LIBRARY", "{w}/lib.yaml"),)),
+        Case("export-valid-empty-folder", "export",
+             ("export", "--design", "cim_rf", "--macro", "analog6T", "--gemm", " 64, 64 ,64",
+              "--banks", "1x2", "--threshold", "8", "-o", "{w}/empty"), (), expect="ok",
+             dirs=("empty",)),
+        Case("compare-valid", "compare", ("compare", "{w}/run", "--tolerance", "0"),
+             _run_folder(), expect="ok"),
     ]
 
 
@@ -757,7 +974,8 @@ def corpus() -> list[Case]:
 def _corpus() -> tuple[Case, ...]:
     return (*_problem_cases(), *_arch_cases(), *_mapping_cases(), *_table_cases(),
             *_model_paths(), *_weak_message_cases(), *_map_cases(), *_ert_library_cases(),
-            *_components_cases(), *_study_cases(), *_diff_cases())
+            *_components_cases(), *_study_cases(), *_diff_cases(), *_export_cases(),
+            *_compare_cases())
 
 
 # ----------------------------------------------------------------------------- running

@@ -245,3 +245,51 @@ def test_cli_ert_self_contained(tmp_path, capsys):
     assert main(["ert", "--plugin-path"]) == 0
     assert capsys.readouterr().out.strip().endswith("accelergy_plugin.py")
     assert main(["ert", str(spec)]) == 2                # no -o
+
+
+def test_cli_ert_output_folder_marker_and_force(tmp_path, capsys):
+    """ert marks its folder like model and map: it may write into it again, refuses a
+    non-empty folder it did not make unless --force, and publishes both tables."""
+    spec = tmp_path / "arch.yaml"
+    spec.write_text(yaml.safe_dump(_baseline_arch()), encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["ert", str(spec), "-o", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == [".cim-plugin", "ART.yaml", "ERT.yaml"]
+    assert '"command": "ert"' in (out / ".cim-plugin").read_text()
+    assert main(["ert", str(spec), "-o", str(out)]) == 0            # its own folder
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "notes.txt").write_text("mine")
+    capsys.readouterr()
+    assert main(["ert", str(spec), "-o", str(theirs)]) == 2
+    assert "--force" in capsys.readouterr().err
+    assert sorted(p.name for p in theirs.iterdir()) == ["notes.txt"]
+    assert main(["ert", str(spec), "-o", str(theirs), "--force"]) == 0
+    assert (theirs / "notes.txt").read_text() == "mine" and (theirs / "ERT.yaml").is_file()
+
+
+def test_cli_ert_unknown_class_names_the_spec_file(tmp_path, capsys):
+    doc = copy.deepcopy(_baseline_arch())
+    doc["architecture"]["subtree"][0]["local"][2]["class"] = "fancy_mac"
+    spec = tmp_path / "arch.yaml"
+    spec.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    assert main(["ert", str(spec), "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert f"{spec}: architecture.mac" in err and "fancy_mac" in err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("edit, field", [
+    ({"match": {"multiplier_width": "abc", "adder_width": 8}}, "tables[0].match.multiplier_width"),
+    ({"match": {"multiplier_width": 0, "adder_width": 8}}, "tables[0].match"),
+    ({"actions": {"compute": "\uff15 pJ"}}, "tables[0].actions.compute"),
+    ({"area_um2": "1_0 um2"}, "tables[0].area_um2"),
+])
+def test_user_table_errors_name_the_file(tmp_path, edit, field):
+    row = {"class": "intmac", "scaling": "mac", "match": {"multiplier_width": 16, "adder_width": 8},
+           "actions": {"compute": 0.5, "leak": 0.0}, "area_um2": 300.0, "source": "my synthesis"}
+    p = tmp_path / "tech.yaml"
+    p.write_text(yaml.safe_dump({"tables": [{**row, **edit}]}), encoding="utf-8")
+    with pytest.raises(InputError) as e:
+        generate_tables(load_architecture(_baseline_arch(mac_width=4)), extra=[p])
+    assert e.value.file == str(p) and e.value.field == field

@@ -10,6 +10,7 @@ run the same folders in test_timeloop_roundtrip.py.
 
 from __future__ import annotations
 
+import argparse
 import glob
 import json
 import shutil
@@ -218,18 +219,24 @@ def test_paper_compat_export_carries_the_placeholder_area(tmp_path):
 
 
 @pytest.mark.parametrize("argv, field", [
-    (["--design", "cim_rf", "--macro", "analog6T", "--gemm", "0,4,4"], "M"),
-    (["--design", "cim_rf", "--macro", "analog6T", "--gemm", "4,-1,4"], "N"),
-    (["--design", "cim_rf", "--macro", "analog6T", "--gemm", "4,4,2.5"], "K"),
-    (["--design", "cim_rf", "--macro", "analog6T", "--gemm", "4,4"], "gemm"),
+    (["--design", "cim_rf", "--macro", "analog6T", "--gemm", "0,4,4"], "--gemm"),
+    (["--design", "cim_rf", "--macro", "analog6T", "--gemm", "4,-1,4"], "--gemm"),
+    (["--design", "cim_rf", "--macro", "analog6T", "--gemm", "4,4,2.5"], "--gemm"),
+    (["--design", "cim_rf", "--macro", "analog6T", "--gemm", "4,4"], "--gemm"),
+    (["--design", "cim_rf", "--macro", "analog6T", "--gemm", "6_4,4,4"], "--gemm"),
+    (["--design", "cim_rf", "--macro", "analog6T", "--gemm", "4,\uff14,4"], "--gemm"),
+    (["--design", "cim_rf", "--macro", "analog6T", "--gemm", "4294967296,4,4"], "--gemm"),
+    (["--design", "cim_rf", "--macro", "analog6T", "--gemm", "2147483648,2147483648,2"], "--gemm"),
     (["--design", "cim_l9", "--macro", "analog6T", "--gemm", "4,4,4"], "design"),
     (["--design", "cim_rf", "--macro", "nope", "--gemm", "4,4,4"], "macro"),
-    (["--design", "cim_rf", "--macro", "analog6T", "--gemm", "4,4,4", "--banks", "0x4"], "banks"),
+    (["--design", "cim_rf", "--macro", "analog6T", "--gemm", "4,4,4", "--banks", "0x4"], "--banks"),
+    (["--design", "cim_rf", "--macro", "analog6T", "--gemm", "4,4,4", "--banks", "100000x100000"],
+     "--banks"),
+    (["--design", "cim_rf", "--macro", "analog6T", "--gemm", "4,4,4", "--banks", "1x\uff14"],
+     "--banks"),
     (["--design", "cim_l2", "--macro", "analog6T", "--gemm", "4,4,4", "--preset", "method"], "preset"),
 ])
 def test_bad_input_names_parameter(tmp_path, argv, field):
-    import argparse
-
     p = argparse.ArgumentParser()
     export_cmd.add_arguments(p)
     args = p.parse_args([*argv, "-o", str(tmp_path / "x")])
@@ -244,3 +251,50 @@ def test_cli_exit_code_on_bad_input(tmp_path, capsys):
                "-o", str(tmp_path / "x")])
     assert rc == 2
     assert "M" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("target", ["empty", "absent", "decoy"])
+def test_output_link_is_refused_and_left_alone(tmp_path, capsys, target):
+    """`-o` naming a symbolic link (to an empty folder, to nothing, to someone else's
+    folder) is refused in one line before any work; the link and its target stay as
+    they were and no temporary folder is left behind."""
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "decoy").mkdir()
+    (tmp_path / "decoy" / "keep.txt").write_text("mine")
+    link = tmp_path / "link"
+    link.symlink_to(tmp_path / target)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    rc = main(["export", "--design", "cim_rf", "--macro", "analog6T", "--gemm", "64,64,64",
+               "-o", str(link)])
+    err = capsys.readouterr().err
+    assert rc == 2 and len(err.strip().splitlines()) == 1 and "symbolic link" in err
+    assert str(link) in err and "-o" in err
+    assert link.is_symlink() and sorted(p.name for p in tmp_path.iterdir()) == before
+    assert list((tmp_path / "empty").iterdir()) == []
+    assert [p.name for p in (tmp_path / "decoy").iterdir()] == ["keep.txt"]
+
+
+def test_link_planted_before_publishing_is_not_followed(tmp_path, monkeypatch):
+    """A link that appears at the output path while the folder is written is reported,
+    never renamed over or written through; the finished temporary folder is removed."""
+    from cim_plugin.export import folder as folder_mod
+
+    out, elsewhere = tmp_path / "d", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    real_make = folder_mod._make_tmp_dir
+
+    def make_then_plant(o):
+        tmp = real_make(o)
+        o.symlink_to(elsewhere)
+        return tmp
+
+    monkeypatch.setattr(folder_mod, "_make_tmp_dir", make_then_plant)
+    parser = argparse.ArgumentParser()
+    export_cmd.add_arguments(parser)
+    args = parser.parse_args(["--design", "cim_rf", "--macro", "analog6T", "--gemm", "64,64,64",
+                              "-o", str(out)])
+    with pytest.raises(InputError) as e:
+        export_cmd.write_folder(out, args)
+    assert e.value.file == str(out) and e.value.field == "-o"
+    assert out.is_symlink() and list(elsewhere.iterdir()) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d", "elsewhere"]

@@ -6,6 +6,7 @@ are accepted."""
 
 from __future__ import annotations
 
+import math
 import re
 import signal
 import string
@@ -66,7 +67,8 @@ def test_corpus_covers_every_subcommand_it_owns():
     counts: dict[str, int] = {}
     for c in corpus():
         counts[c.command] = counts.get(c.command, 0) + 1
-    assert set(counts) == {"model", "map", "ert", "components", "study", "diff"}
+    assert set(counts) == {"model", "map", "ert", "components", "study", "diff", "export",
+                           "compare"}
     assert min(counts.values()) >= 5
 
 
@@ -126,3 +128,53 @@ def test_random_study_configs(text, capsys, tmp_path):
     rc, err = _one_line_exit(["study", str(cfg), "-o", str(out)], capsys)
     assert rc == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert "c.yaml" in err and not out.exists()
+
+
+def _is_ascii_int(text: str) -> bool:
+    return re.fullmatch(r"[+-]?[0-9]{1,40}", text.strip(" \t")) is not None
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(value=_TOKEN)
+def test_random_gemm_values(value, capsys, tmp_path):
+    """--gemm takes ASCII integers within the bounds only; the baseline design then refuses
+    --macro, so a valid GEMM ends there (exit 2 naming --macro) before any work."""
+    out = tmp_path / "never"
+    rc, err = _one_line_exit(["export", "--design", "tensor_core", "--macro", "analog6T",
+                              "--gemm", f"{value},64,64", "-o", str(out)], capsys)
+    assert rc == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert not out.exists()
+    valid = _is_ascii_int(value) and 1 <= int(value) <= 2**31
+    assert ("--gemm" in err) != valid
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(x=_TOKEN, y=st.sampled_from(["4", "１", "0", "4096", "1_0"]))
+def test_random_banks_values(x, y, capsys, tmp_path):
+    """--banks takes XxY of ASCII integers within the bank limits; a valid grid goes on to
+    the (unknown) macro, which ends the command."""
+    out = tmp_path / "never"
+    rc, err = _one_line_exit(["export", "--design", "cim_rf", "--macro", "nosuch",
+                              "--gemm", "64,64,64", "--banks", f"{x}x{y}", "-o", str(out)],
+                             capsys)
+    assert rc == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert not out.exists()
+    x_text = x.lstrip(" \t")                # blanks around the whole grid are dropped
+    valid = (_is_ascii_int(x_text) and x_text.rstrip(" \t") == x_text and _is_ascii_int(y)
+             and 1 <= int(x) <= 1024 and 1 <= int(y) <= 1024 and int(x) * int(y) <= 4096)
+    assert ("--banks" in err) != valid, err
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(value=_TOKEN)
+def test_random_tolerances(value, capsys, tmp_path):
+    """--tolerance takes a finite ASCII number >= 0; a valid one goes on to the (missing)
+    folder, which ends the command."""
+    folder = tmp_path / "absent"
+    rc, err = _one_line_exit(["compare", str(folder), f"--tolerance={value}"], capsys)
+    assert rc == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    text = value.strip(" \t")
+    number = re.fullmatch(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", text)
+    valid = (number is not None and len(text) <= 40 and math.isfinite(float(text))
+             and float(text) >= 0)
+    assert ("--tolerance" in err) != valid, err

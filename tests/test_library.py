@@ -228,3 +228,15 @@ def test_cli_components_list_and_show(capsys):
     out = capsys.readouterr().out
     assert "0.124 mm2" in out and "[CL]" in out and "32.2" in out
     assert main(["components", "show", "nope"]) == 2
+
+
+@pytest.mark.parametrize("text", ["\uff15 pJ", "1_0 pJ", "5\u3000pJ", "\u0665 pJ", "nan pJ",
+                                  "1" * 60 + " pJ"])
+def test_quantities_are_ascii_numbers(text):
+    from cim_plugin.library.units import parse_quantity
+
+    with pytest.raises(InputError) as e:
+        parse_quantity(text, "energy", file="lib.yaml", field="energy_per_mac")
+    assert e.value.file == "lib.yaml" and e.value.field == "energy_per_mac"
+    assert parse_quantity(" 5 pJ ", "energy") == 5.0
+    assert parse_quantity("0.124 mm2", "area") == pytest.approx(124000.0)

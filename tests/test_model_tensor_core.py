@@ -160,3 +160,31 @@ def test_engine_reuse_gives_identical_results():
     a, b = engine.evaluate(nest), engine.evaluate(nest)
     assert a.to_json_dict() == b.to_json_dict()
     assert a.energy_pJ == evaluate(arch, problem, mapping, ert, art).energy_pJ
+
+
+def test_invalid_mapping_errors_name_the_mapping_file():
+    """A nest built from a mapping file remembers the file, so an overflowing tile found
+    by the engine names it; the file takes no part in the numbers or in comparisons."""
+    import copy
+    import dataclasses
+
+    from cim_plugin.errors import InvalidMappingError
+
+    arch, problem, mapping, ert, art = tensor_core_case()
+    nest = build_nest(arch, problem, mapping)
+    assert nest.source == "tensor_core.map.yaml"
+    engine = Engine(arch, problem, ert, art)
+    anonymous = dataclasses.replace(nest, source=None)
+    assert anonymous == nest
+    assert engine.evaluate(anonymous).to_json_dict() == engine.evaluate(nest).to_json_dict()
+    entries = copy.deepcopy(TENSOR_CORE_MAPPING)
+    entries[6]["factors"] = "M1 N8 K16"             # LRF holds 16 A words, not 1
+    entries[10]["factors"] = "M32 N1 K1"
+    bad = mapping_from_list(entries, file="overflow.map.yaml", dims=problem.dimensions)
+    with pytest.raises(InvalidMappingError) as e:
+        engine.evaluate(build_nest(arch, problem, bad))
+    assert e.value.file == "overflow.map.yaml" and e.value.field == "level LRF"
+    assert "capacity" in str(e.value)
+    with pytest.raises(InvalidMappingError) as e:          # the public entry point too
+        evaluate(arch, problem, bad, ert, art)
+    assert e.value.file == "overflow.map.yaml"

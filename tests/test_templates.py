@@ -113,3 +113,105 @@ def test_build_design_is_model_ready():
     big = dataclasses.replace(DesignParams(), smem_depth=8)
     with pytest.raises(InputError):
         build("cim_rf", MACROS["digital6T"], (64, 4096, 4096), Sizing("explicit", (1, 16)), params=big)
+
+
+# ------------------------------------------------------------------ YAML injection
+
+INJECTED = 'x"\n      injected_attr: 12345\n      z: "'
+
+
+def _leaves(doc):
+    out = {}
+
+    def walk(nodes):
+        for n in nodes:
+            out[n.get("name")] = n
+            walk(n.get("nodes") or [])
+
+    walk(doc["architecture"]["nodes"])
+    return out
+
+
+@pytest.mark.parametrize("design", ["cim_rf", "cim_smem", "cim_smem_beside", "cim_l2"])
+def test_names_stay_one_scalar_in_the_architecture(design):
+    """A quote and newlines in a macro name (the CiM `type`), the technology or the DRAM
+    type render as one YAML scalar holding exactly that text, never as an extra key."""
+    clean = _leaves(render_design(design))
+    doc = render_design(design, {"cimtype": INJECTED, "technology": INJECTED,
+                                 "dram_type": 'LP"DDR4\nwidth: 1'})
+    leaves = _leaves(doc)
+    for name in ("CiMUnit", "CiMStorage"):
+        assert leaves[name]["attributes"]["type"] == INJECTED
+        assert set(leaves[name]["attributes"]) == set(clean[name]["attributes"])
+    assert leaves["system"]["attributes"]["technology"] == INJECTED
+    assert leaves["DRAM"]["attributes"]["type"] == 'LP"DDR4\nwidth: 1'
+    assert leaves["DRAM"]["attributes"]["width"] == 64
+    assert "injected_attr" not in _keys(flatten_v4(doc["architecture"]))
+
+
+def _keys(doc):
+    """Every mapping key anywhere in a document."""
+    if isinstance(doc, dict):
+        return set(doc) | {k for v in doc.values() for k in _keys(v)}
+    if isinstance(doc, list):
+        return {k for v in doc for k in _keys(v)}
+    return set()
+
+
+def test_level_names_stay_one_scalar_in_the_constraints():
+    """Level names reach the constraint templates through the same filters."""
+    from cim_plugin.export.templates import _constraints_env
+    from cim_plugin.mapping.priority import CimNames
+
+    bad = CimNames(inp='Inp"\n    - {target: DRAM, type: dataspace, keep: []}\n#')
+    text = _constraints_env().get_template("cim_smem.yaml.jinja2").render(
+        p=DesignParams(), names=bad, pin=None)
+    targets = yaml.safe_load(text)["constraints"]["targets"]
+    assert [t["target"] for t in targets].count("DRAM") == 1
+    assert bad.inp in [t["target"] for t in targets]
+
+
+def test_filters_write_yaml_and_keep_normal_values_as_before():
+    from cim_plugin.export.templates import render_text, yaml_number, yaml_quoted
+
+    assert yaml_quoted("analog6T") == '"analog6T"'
+    assert yaml.safe_load(yaml_quoted(INJECTED)) == INJECTED
+    assert "\n" not in yaml_quoted(INJECTED)
+    assert yaml_number("1e-9") == "1e-9" and yaml_number(64) == "64"
+    for bad in ("1e-9\nx: 1", "nan", True, float("inf")):
+        with pytest.raises(InputError):
+            yaml_number(bad)
+    # the rendered text of ordinary values is the one the designs always had
+    text = render_text("cim_rf")
+    for line in ('      technology: "45nm"', "      global_cycle_seconds: 1e-9",
+                 '      type: "LPDDR4"', "    spatial: {meshX: 1, meshY: 4}",
+                 '        type: "analog6T"', "      cim_latency_cycles: 1.0",
+                 "        width: 128"):
+        assert line + "\n" in text, line
+    cons = build("cim_rf", MACROS["analog6T"], (512, 1024, 1024), Sizing("explicit", (1, 4)),
+                 threshold=4).constraints_text
+    for line in ("    - {target: DRAM, type: dataspace, keep: [A, B, Z]}",
+                 '    - {target: SMEM, type: temporal, factors: "M=512,N=1,K=2", '
+                 'permutation: "MKN"}',
+                 "    - {target: SMEM, type: dataspace, keep: [A, Z], bypass: [B]}"):
+        assert line + "\n" in cons, line
+
+
+def test_parse_banks_reads_ascii_within_the_limits():
+    assert parse_banks("1x4") == (1, 4) and parse_banks("2×8") == (2, 8)
+    for bad in ("100000x100000", "64x128", "1x\uff14", "1_0x4", "1x4x2", " x4"):
+        with pytest.raises(InputError) as e:
+            parse_banks(bad, field="--banks")
+        assert e.value.field == "--banks"
+
+
+def test_single_compute_element_macro_names_the_library_entry():
+    one = dataclasses.replace(MACROS["analog6T"], name="tiny", rp=1, cp=1, rh=1, ch=1,
+                              capacity_bytes=1, extra={"file": "my_lib.yaml"})
+    for sizing in (Sizing("iso-area"), Sizing("explicit", (1, 4)), Sizing("iso-capacity")):
+        with pytest.raises(InputError) as e:
+            build("cim_rf", one, (64, 64, 64), sizing)
+        assert e.value.file == "my_lib.yaml" and e.value.field == "macros[tiny].Rp,Cp"
+    # two compute elements are enough for the CiM array
+    two = dataclasses.replace(one, cp=2, capacity_bytes=2)
+    assert build("cim_rf", two, (64, 64, 64), Sizing("explicit", (1, 4))).params.cp == 2

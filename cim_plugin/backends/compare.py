@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from cim_plugin.backends.parse import parse_map_txt, parse_stats
-from cim_plugin.errors import InputError, NotAvailableError
+from cim_plugin.errors import InputError, InvalidMappingError, NotAvailableError
 from cim_plugin.model.result import DataSpaceStats, EvalResult
 from cim_plugin.spec.arch import load_architecture
 from cim_plugin.spec.ert import art_from_dict, ert_from_dict, load_art, load_ert
@@ -54,7 +54,11 @@ class Row:
 
     @property
     def ok(self) -> bool:
-        return abs(self.abs_diff) <= max(self.tolerance * abs(self.timeloop), self.slack)
+        diff = abs(self.abs_diff)
+        if diff == 0:
+            return True                       # equal values agree under any tolerance
+        allowed = self.tolerance * abs(self.timeloop) if self.timeloop else 0.0
+        return diff <= max(allowed, self.slack)
 
 
 @dataclass
@@ -184,7 +188,14 @@ def evaluate_folder(files: RunFolder) -> EvalResult:
         art = load_art(files.art)
     elif isinstance(doc.get("ART"), dict):
         art = art_from_dict(doc, str(files.inputs))
-    return evaluate(arch, problem, mapping, ert, art)
+    try:
+        return evaluate(arch, problem, mapping, ert, art)
+    except InvalidMappingError as exc:
+        if exc.file:
+            raise
+        # a mapping read from map.txt carries no file of its own
+        raise InvalidMappingError(exc.detail, file=str(files.map_yaml or files.map_txt),
+                                  field=exc.field, expected=exc.expected) from None
 
 
 # --- the comparison ------------------------------------------------------------------------------
@@ -250,8 +261,11 @@ def compare_results(ref: EvalResult, model: EvalResult, tolerance: float = 0.005
 
 def compare_folder(folder: str | Path, tolerance: float = 0.005) -> CompareReport:
     """Parse a Timeloop output folder, re-evaluate it with the embedded model, diff."""
+    if not (math.isfinite(tolerance) and tolerance >= 0):
+        raise InputError(f"tolerance {tolerance!r} is not a finite number >= 0",
+                         field="--tolerance", expected="a percentage >= 0")
     files = find_run_files(folder)
-    ref = parse_stats(files.stats)
+    ref = parse_stats(files.stats, complete=True)
     model = evaluate_folder(files)
     rep = compare_results(ref, model, tolerance, folder=str(folder), stats_file=str(files.stats))
     if ref.area_um2 == 0 and model.area_um2:

@@ -9,13 +9,13 @@ from __future__ import annotations
 import argparse
 import json
 
-from cim_plugin.errors import InputError
+from cim_plugin.commands.argtypes import bounded_float
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("folder", help="Timeloop output folder (parsed-processed-input.yaml, "
                                        "timeloop-*.map.yaml, *.stats.txt, *.ERT.yaml, *.ART.yaml)")
-    parser.add_argument("--tolerance", type=float, default=0.5, metavar="PCT",
+    parser.add_argument("--tolerance", type=bounded_float(0.0), default=0.5, metavar="PCT",
                         help="relative tolerance in percent (default 0.5); values also agree "
                              "within the 2-decimal rounding of stats.txt")
     parser.add_argument("--failures-only", action="store_true",
@@ -26,9 +26,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from cim_plugin.backends.compare import compare_folder
 
-    if not (args.tolerance >= 0):
-        raise InputError(f"tolerance {args.tolerance} is not a number >= 0", field="--tolerance",
-                         expected="a percentage >= 0")
     report = compare_folder(args.folder, args.tolerance / 100.0)
     if args.json:
         print(json.dumps(report.to_json_dict(only_failures=args.failures_only), indent=2,

@@ -6,6 +6,10 @@ Accelergy gives these tables too. CiM areas are the real macro areas; `--paper-c
 gives the WWW placeholder (1 um^2 per CiM instance) instead. `--library` adds the
 user's own macro/table files. `--plugin-path` prints the Accelergy estimator plug-in
 file to list under `globals: accelergy_plug_ins`.
+
+Like `model` and `map`, the output folder gets cim-plugin's marker; an existing,
+non-empty folder cim-plugin did not make is refused unless `--force` is given. Both
+tables are written to temporary names and renamed into place together.
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ import yaml
 
 from cim_plugin.errors import InputError
 from cim_plugin.library.ert_gen import DEFAULT_TOP, generate_tables
-from cim_plugin.report import write_text_atomic
+from cim_plugin.report.outdir import mark_output_dir
+from cim_plugin.report.safeio import SafeFolder, Staging
 from cim_plugin.spec.arch import load_architecture
 from cim_plugin.spec.yamlio import load_inputs
 
@@ -34,6 +39,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "the real macro area")
     p.add_argument("--plugin-path", action="store_true",
                    help="print the absolute path of the Accelergy plug-in file and exit")
+    p.add_argument("--force", action="store_true",
+                   help="write into an existing, non-empty -o folder that cim-plugin did not make")
 
 
 def top_name(doc: dict) -> str:
@@ -57,16 +64,22 @@ def run(args: argparse.Namespace) -> int:
     if not args.output_dir:
         raise InputError("no output folder given", field="-o/--output-dir",
                          expected="a folder for ERT.yaml and ART.yaml")
-    from cim_plugin.commands.model import check_output_paths
+    from cim_plugin.commands.model import blame, check_output_paths
 
     check_output_paths(args)
     doc, origin = load_inputs(args.specs)
-    arch = load_architecture(doc, origin.get("architecture", ", ".join(args.specs)))
-    ert, art = generate_tables(arch, extra=list(args.library), top_name=top_name(doc),
-                               paper_compat=bool(args.paper_compat))
+    spec_file = origin.get("architecture", ", ".join(args.specs))
+    arch = load_architecture(doc, spec_file)
+    with blame(spec_file):                   # a component the library cannot estimate
+        ert, art = generate_tables(arch, extra=list(args.library), top_name=top_name(doc),
+                                   paper_compat=bool(args.paper_compat))
     out = Path(args.output_dir)
+    staging = Staging()                      # both tables published together, or neither
     for name, body in (("ERT.yaml", ert.to_yaml_dict()), ("ART.yaml", art.to_yaml_dict())):
-        write_text_atomic(out / name, yaml.safe_dump(body, sort_keys=False))
+        staging.add(name, yaml.safe_dump(body, sort_keys=False))
+    with SafeFolder.open(out, flag="-o") as folder:
+        staging.publish(folder)
+    mark_output_dir(out, "ert")
     print(f"wrote {out / 'ERT.yaml'} and {out / 'ART.yaml'} "
           f"({len(ert.tables)} energy tables, {len(art.areas)} areas)")
     return 0

@@ -12,15 +12,17 @@ It is written into a temporary folder next to the target and renamed into place.
 from __future__ import annotations
 
 import argparse
-import math
 import shlex
 from pathlib import Path
 
+from cim_plugin.commands.argtypes import bounded_float
 from cim_plugin.errors import InputError
 from cim_plugin.export.build import Sizing, build, get_macro
-from cim_plugin.export.folder import ExportOptions, write_design_folder
+from cim_plugin.export.folder import ExportOptions, check_export_dir, write_design_folder
 from cim_plugin.export.sizing import parse_banks
 from cim_plugin.export.templates import DESIGNS
+from cim_plugin.spec.limits import check_bound, check_macs
+from cim_plugin.spec.values import int_from_text, show
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -32,35 +34,38 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--iso-area", action="store_true", help="as many macros as fit the replaced level's area")
     g.add_argument("--iso-capacity", action="store_true", help="as many macros as the replaced level's capacity")
     g.add_argument("--preset", choices=["method"], help="the method's iso-area macro counts")
-    p.add_argument("--threshold", type=float, help="bank THRESHOLD (default 4 at RF, 32 above)")
+    p.add_argument("--threshold", type=bounded_float(0.0, inclusive=False), metavar="T",
+                   help="bank THRESHOLD, a number > 0 (default 4 at RF, 32 above)")
     p.add_argument("--duplicate", action="store_true", help="replicate weights across idle banks")
     p.add_argument("--paper-compat", action="store_true",
                    help="CiM area as the WWW placeholder (1 um^2 per CiM instance) instead of "
                         "the real macro area")
-    p.add_argument("-o", "--output", required=True, help="output folder (must not exist or be empty)")
+    p.add_argument("-o", "--output", required=True,
+                   help="output folder (must not exist or be empty; not a symbolic link)")
 
 
-def parse_gemm(text: str) -> tuple[int, int, int]:
+def parse_gemm(text: str, field: str = "--gemm") -> tuple[int, int, int]:
+    """`"512,1024,1024"` -> (512, 1024, 1024): three ASCII integers, each a loop bound
+    within the input limits, whose product stays within the MAC limit."""
     parts = str(text).split(",")
     if len(parts) != 3:
-        raise InputError(f"cannot parse --gemm {text!r}", field="gemm", expected="M,N,K")
+        raise InputError(f"cannot read {show(text)} as M,N,K", field=field,
+                         expected="three integers M,N,K, e.g. 512,1024,1024")
     out = []
     for part, name in zip(parts, "MNK"):
-        try:
-            v = int(part.strip())
-        except ValueError:
-            raise InputError(f"GEMM dimension {name}={part!r} is not an integer", field=name,
-                             expected="a positive integer") from None
-        if v < 1:
-            raise InputError(f"GEMM dimension {name} must be positive, got {v}", field=name,
-                             expected="a positive integer")
-        out.append(v)
+        v = int_from_text(part)
+        if v is None:
+            raise InputError(f"GEMM dimension {name}={show(part.strip())} is not an integer",
+                             field=field, expected="three integers M,N,K written with ASCII "
+                                                   "digits, e.g. 512,1024,1024")
+        out.append(check_bound(v, file=None, field=field, what=f"GEMM dimension {name}:"))
+    check_macs(out, file=None, field=field)
     return out[0], out[1], out[2]
 
 
 def _sizing(args: argparse.Namespace) -> Sizing:
     if args.banks:
-        return Sizing("explicit", parse_banks(args.banks))
+        return Sizing("explicit", parse_banks(args.banks, field="--banks"))
     if args.iso_area:
         return Sizing("iso-area")
     if args.iso_capacity:
@@ -82,20 +87,19 @@ def _check_options(args: argparse.Namespace, design: str) -> None:
         if given:
             raise InputError(f"design {design} has no CiM; {', '.join(given)} not used",
                              field=given[0].lstrip("-"), expected="a cim_* design, or drop the option")
-    if args.threshold is not None and not (math.isfinite(args.threshold) and args.threshold > 0):
-        raise InputError(f"threshold must be a positive number, got {args.threshold}",
-                         field="threshold", expected="a finite number > 0")
 
 
 def write_folder(out: Path, args: argparse.Namespace) -> None:
+    check_export_dir(out)                     # before any work
     design = args.design
     if design not in DESIGNS:
         raise InputError(f"unknown design {design!r}", field="design",
                          expected=f"one of {', '.join(DESIGNS)}")
     gemm = parse_gemm(args.gemm)
     _check_options(args, design)
+    sizing = _sizing(args)
     macro = get_macro(args.macro) if args.macro else None
-    b = build(design, macro, gemm, _sizing(args), threshold=args.threshold, duplicate=args.duplicate)
+    b = build(design, macro, gemm, sizing, threshold=args.threshold, duplicate=args.duplicate)
     write_design_folder(out, b, ExportOptions(paper_compat=bool(args.paper_compat)),
                         command=_command_line(args))
 

@@ -17,6 +17,7 @@ from cim_plugin.export.templates import (
 )
 from cim_plugin.mapping.priority import PlainLevel, PriorityMapping, priority_mapping
 from cim_plugin.spec.arch import Architecture, Component, architecture_from_processed
+from cim_plugin.spec.limits import check_banks
 from cim_plugin.spec.v4 import flatten_v4, flatten_v4_constraints
 from cim_plugin.spec.yamlio import loads_yaml
 
@@ -73,6 +74,23 @@ def level_component(level: str, params: DesignParams) -> Component:
     raise KeyError(level)
 
 
+def check_macro_fits_designs(macro: Any) -> None:
+    """The designs lay a macro's Rp x Cp compute elements out as the CiM array, a fan-out
+    Timeloop turns into the `inter_CiMArray_spatial` level the mapping and the constraints
+    address (K on the rows, N on the columns). A macro of a single compute element (such
+    as one of 1 B, which holds one 8-bit weight) has no such fan-out, so it is refused
+    here, naming the macro's library entry, instead of failing later on a level the
+    generated constraints name."""
+    if int(macro.rp) * int(macro.cp) >= 2:
+        return
+    extra = getattr(macro, "extra", None) or {}
+    raise InputError(f"macro {macro.name} has a single compute element (Rp x Cp = "
+                     f"{macro.rp} x {macro.cp}, {macro.capacity_bytes} B); the CiM designs "
+                     "spread a macro's compute elements over the CiM array, which needs at "
+                     "least two", file=extra.get("file"), field=f"macros[{macro.name}].Rp,Cp",
+                     expected="a macro with Rp*Cp >= 2 compute elements")
+
+
 def size_banks(design: str, macro: Any, params: DesignParams, s: Sizing) -> tuple[int, int]:
     if s.mode == "explicit":
         x, y = s.banks
@@ -80,7 +98,7 @@ def size_banks(design: str, macro: Any, params: DesignParams, s: Sizing) -> tupl
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise InputError(f"{name} must be a positive integer, got {v!r}", field="banks",
                                  expected="XxY with positive integers")
-        return x, y
+        return check_banks(x, y, file=None, field="banks")
     if s.mode == "iso-area":
         return sizing.iso_area(design, macro, params, s.rounding)
     if s.mode == "iso-capacity":
@@ -127,6 +145,7 @@ def build(design: str, macro: Any | None, gemm: tuple[int, int, int],
         if macro is None:
             raise InputError(f"design {design} needs a CiM macro", field="macro",
                              expected="a macro name of the component library")
+        check_macro_fits_designs(macro)
         x, y = size_banks(design, macro, p, sizing_ or Sizing())
         p = dataclasses.replace(p, cimtype=macro.name, cim_latency_cycles=float(macro.latency_cycles), rp=macro.rp, cp=macro.cp, rh=macro.rh,
                                 ch=macro.ch, banks_x=x, banks_y=y,

@@ -15,6 +15,7 @@ time (docs/model.md), and Timeloop's cycles and leakage equal cim_plugin's.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import tempfile
@@ -32,6 +33,7 @@ from cim_plugin.export.readme import Expected, readme_text
 from cim_plugin.export.templates import DESIGNS, render_text
 from cim_plugin.library.tables import CIM_AREA_ATTRIBUTE, CIM_STORAGE_CLASSES, CIM_UNIT_CLASSES
 from cim_plugin.report import default_mode
+from cim_plugin.report.outdir import check_output_dir
 from cim_plugin.resources import data_dir, data_file
 from cim_plugin.spec.yamlio import TAG_KEY, load_yaml, loads_yaml
 
@@ -141,11 +143,34 @@ def _compound_component_files() -> list[Path]:
     return files
 
 
+def check_export_dir(out: Path, flag: str = "-o") -> None:
+    """Refuse, before any work, an output path export cannot publish to: the checks every
+    command makes (`report.outdir.check_output_dir`: system folders, a file in the way,
+    no write permission, a dangling link), a symbolic link (the folder is renamed into
+    place, and a link is never written through) and an existing folder that is not empty."""
+    if out.is_symlink():
+        raise InputError("is a symbolic link; export renames the finished folder into place "
+                         "and never writes through a link", file=str(out), field=flag,
+                         expected="a new or empty folder that is not a link; name the "
+                                  "link's target instead")
+    check_output_dir(out, flag)
+    if out.exists() and (not out.is_dir() or _has_entries(out)):
+        raise InputError("output folder exists and is not empty", file=str(out), field=flag,
+                         expected="a new or empty folder")
+
+
+def _has_entries(d: Path) -> bool:
+    try:
+        with os.scandir(d) as it:
+            return any(True for _ in it)
+    except OSError as exc:
+        raise InputError(f"cannot list the folder ({os.strerror(exc.errno or 0)})", file=str(d),
+                         field="-o", expected="a folder you may read and write") from None
+
+
 def _make_tmp_dir(out: Path) -> Path:
     """Private temporary folder next to `out`, with the permissions of a normal mkdir."""
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise InputError("output folder exists and is not empty", file=str(out), field="-o",
-                         expected="a new or empty folder")
+    check_export_dir(out)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=str(out.parent)))
@@ -154,6 +179,22 @@ def _make_tmp_dir(out: Path) -> Path:
                          field="-o", expected="a new or empty folder in a writable place") from None
     tmp.chmod(default_mode(0o777))
     return tmp
+
+
+def _publish(tmp: Path, out: Path) -> None:
+    """Rename the finished folder into place. Whatever appeared at `out` since the checks
+    (a link, a file, a folder with entries) is left alone and reported, never replaced or
+    followed."""
+    try:
+        if out.is_symlink():
+            raise OSError(errno.ELOOP, "is a symbolic link")
+        if out.exists():
+            out.rmdir()                       # only an empty folder; never follows a link
+        os.replace(tmp, out)
+    except OSError as exc:
+        raise InputError(f"cannot publish the folder ({exc.strerror or exc}); it changed while "
+                         "the design was written", file=str(out), field="-o",
+                         expected="a new or empty folder that is not a link") from None
 
 
 def _write(path: Path, text: str) -> None:
@@ -188,9 +229,7 @@ def write_design_folder(out: Path, b: BuiltDesign, options: ExportOptions,
         _write(tmp / "README.md", readme_text(b, expected, options.paper_compat, command))
         for p in tmp.rglob("*"):
             p.chmod(default_mode(0o777 if p.is_dir() else 0o666))
-        if out.exists():
-            out.rmdir()
-        os.replace(tmp, out)
+        _publish(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -11,7 +11,8 @@ Rules:
   `cim_plugin.library` (`macro_area_um2`, `level_area_um2`) when available; otherwise
   from the macro's area factor: macro area = area factor × plain-SRAM area of the
   same capacity, so the ratio is (level bytes / macro bytes) / area factor.
-All counts are laid out as X = 1, Y = n, as in the method.
+All counts are laid out as X = 1, Y = n, as in the method. A count above the limit of a
+design's banks (`spec.limits.MAX_BANKS`, 4096) is refused, naming the macro's entry.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from typing import Any
 
 from cim_plugin.errors import InputError
 from cim_plugin.export.templates import DESIGNS, DesignParams
+from cim_plugin.spec.limits import MAX_BANKS, check_banks
+from cim_plugin.spec.values import grid_from_text, show
 
 PRESET_METHOD: dict[str, dict[str, int]] = {
     # method.md, "Iso-area primitive counts"
@@ -29,18 +32,13 @@ PRESET_METHOD: dict[str, dict[str, int]] = {
 }
 
 
-def parse_banks(text: str) -> tuple[int, int]:
-    """'1x4' -> (1, 4)."""
-    parts = str(text).lower().replace("×", "x").split("x")
-    try:
-        x, y = (int(p) for p in parts)
-    except ValueError:
-        raise InputError(f"cannot parse banks {text!r}", field="banks",
-                         expected="XxY with positive integers, e.g. 1x4") from None
-    if x < 1 or y < 1:
-        raise InputError(f"banks {text!r} must be positive", field="banks",
-                         expected="XxY with positive integers, e.g. 1x4")
-    return x, y
+def parse_banks(text: str, *, file: str | None = None, field: str = "banks") -> tuple[int, int]:
+    """'1x4' -> (1, 4): ASCII integers within the bank limits (`spec.limits.check_banks`)."""
+    grid = grid_from_text(str(text))
+    if grid is None:
+        raise InputError(f"cannot read banks {show(text)}", file=file, field=field,
+                         expected="XxY with positive ASCII integers, e.g. 1x4")
+    return check_banks(*grid, file=file, field=field)
 
 
 def replaced_level(design: str) -> str:
@@ -72,9 +70,27 @@ def iso_capacity(design: str, macro: Any, params: DesignParams) -> tuple[int, in
     n = level_bytes // int(macro.capacity_bytes)
     if n < 1:
         raise InputError(f"macro {macro.name} ({macro.capacity_bytes} B) is larger than the "
-                         f"{_capacity_level(design)} level ({level_bytes} B)", field="macro",
+                         f"{_capacity_level(design)} level ({level_bytes} B), so not even one "
+                         f"bank fits on {design}", file=_macro_file(macro),
+                         field=f"macros[{macro.name}].capacity_bytes",
                          expected="a macro that fits the level it replaces")
-    return 1, n
+    return 1, _at_most_max_banks(n, design, macro, "capacity_bytes")
+
+
+def _at_most_max_banks(n: int, design: str, macro: Any, what: str) -> int:
+    """A sized bank count within the limit of a design's CiM banks (`MAX_BANKS`)."""
+    if n > MAX_BANKS:
+        raise InputError(f"{n} {macro.name} macros would replace the "
+                         f"{_capacity_level(design)} level on {design}, more than a design may "
+                         f"have", file=_macro_file(macro), field=f"macros[{macro.name}].{what}",
+                         expected=f"a macro large enough for at most {MAX_BANKS} banks, or "
+                                  "explicit banks")
+    return n
+
+
+def _macro_file(macro: Any) -> str | None:
+    """The library file a macro was read from (None for macros built in code)."""
+    return (getattr(macro, "extra", None) or {}).get("file")
 
 
 def _area_ratio(design: str, macro: Any, params: DesignParams) -> float:
@@ -101,10 +117,13 @@ def _area_ratio(design: str, macro: Any, params: DesignParams) -> float:
 def iso_area(design: str, macro: Any, params: DesignParams, rounding: str = "floor") -> tuple[int, int]:
     n = round_count(_area_ratio(design, macro, params), rounding)
     if n < 1:
+        what = "area_factor" if macro.area_factor else "area_um2"
         raise InputError(f"not even one {macro.name} macro fits the area of "
-                         f"{_capacity_level(design)}", field="macro",
+                         f"{_capacity_level(design)} on {design}", file=_macro_file(macro),
+                         field=f"macros[{macro.name}].{what}",
                          expected="a smaller macro or a larger level")
-    return 1, n
+    return 1, _at_most_max_banks(n, design, macro,
+                                 "area_factor" if macro.area_factor else "area_um2")
 
 
 def preset_method(design: str, macro: Any) -> tuple[int, int]:

@@ -5,6 +5,14 @@ each design: the design flavour (what each level keeps, weight stationary) and t
 priority flavour (the same plus the priority algorithm's pinned factors). Templates
 are rendered in a sandboxed Jinja2 environment with StrictUndefined, so a template
 can only read the typed `DesignParams` (and pinned factors) given to it.
+
+Every value a template places into the YAML text goes through a filter backed by the
+YAML emitter, never by plain interpolation: `yaml` (`spec.yamlio.yaml_inline`: a plain
+scalar where YAML allows one, quoted and escaped otherwise), `yaml_quoted` (always a
+double-quoted scalar, for the fields the designs write quoted) and `yaml_number` (a
+number already formatted as text, checked to be one). A quote, a newline or a colon in
+a value (a macro name, a technology string) therefore stays one scalar and can never
+add a key.
 """
 
 from __future__ import annotations
@@ -12,16 +20,19 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
+import math
 from dataclasses import dataclass
 from typing import Any
 
+import yaml
 from jinja2 import FileSystemLoader, StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
 from cim_plugin.errors import InputError
 from cim_plugin.mapping.priority import DIMS, CimNames
 from cim_plugin.resources import data_dir
-from cim_plugin.spec.yamlio import loads_yaml
+from cim_plugin.spec.values import real_from_text, show
+from cim_plugin.spec.yamlio import loads_yaml, yaml_inline
 
 # design -> (template file, level the CiM replaces or None for the baseline)
 DESIGNS: dict[str, tuple[str, str | None]] = {
@@ -110,18 +121,44 @@ class DesignParams:
         raise KeyError(level)
 
 
+def yaml_quoted(value: Any) -> str:
+    """`value` as one double-quoted YAML scalar, quoted and escaped by the YAML emitter
+    (`"analog6T"`; a quote or newline inside becomes `\\"` or `\\n`)."""
+    text = yaml.safe_dump([str(value)], default_style='"', default_flow_style=True,
+                          width=2**31 - 1, allow_unicode=False).strip()
+    return text[1:-1]
+
+
+def yaml_number(value: Any) -> str:
+    """A number for the YAML text: an int or float through the YAML emitter, a number
+    already formatted as text (`1e-9`) kept as written once it is checked to be one
+    ASCII decimal literal; anything else is refused."""
+    if isinstance(value, str) and real_from_text(value) is not None:
+        return value.strip(" \t")
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return yaml_inline(value)
+    raise InputError(f"{show(value)} is not a number", field="template",
+                     expected="a finite number")
+
+
+def _sandbox(folder: str, **options: Any) -> SandboxedEnvironment:
+    env = SandboxedEnvironment(loader=FileSystemLoader(str(data_dir(folder))),
+                               undefined=StrictUndefined, autoescape=False,
+                               keep_trailing_newline=True, **options)
+    env.filters["yaml"] = yaml_inline
+    env.filters["yaml_quoted"] = yaml_quoted
+    env.filters["yaml_number"] = yaml_number
+    return env
+
+
 @functools.lru_cache(maxsize=1)
 def _env() -> SandboxedEnvironment:
-    return SandboxedEnvironment(loader=FileSystemLoader(str(data_dir("arch_templates"))),
-                                undefined=StrictUndefined, autoescape=False,
-                                keep_trailing_newline=True)
+    return _sandbox("arch_templates")
 
 
 @functools.lru_cache(maxsize=1)
 def _constraints_env() -> SandboxedEnvironment:
-    return SandboxedEnvironment(loader=FileSystemLoader(str(data_dir("mapper_constraints"))),
-                                undefined=StrictUndefined, autoescape=False,
-                                keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
+    return _sandbox("mapper_constraints", trim_blocks=True, lstrip_blocks=True)
 
 
 def check_design(design: str) -> str:

@@ -54,6 +54,7 @@ class TableEntry:
     source: str
     kind: str
     file: str
+    where: str = ""                 # the row in its file, e.g. "tables[3]"
 
 
 @dataclass(frozen=True)
@@ -114,12 +115,19 @@ def _entries_of(path: Path) -> tuple[list[TableEntry], dict[str, Any]]:
                              expected="where the figures come from")
         row_tech = scaling.parse_node(row.get("technology", tech), file=file,
                                       field=f"{where}.technology")
+        match = row.get("match") or {}
+        if not isinstance(match, dict):
+            raise InputError("match must be a mapping", file=file, field=f"{where}.match",
+                             expected="{attribute: value} of the component the row describes")
+        if _size(match, rule, str(row["class"]), file=file, where=f"{where}.match") <= 0:
+            raise InputError("the row's size is 0", file=file, field=f"{where}.match",
+                             expected=f"positive size attributes for the {rule} rule")
         out.append(TableEntry(
-            cls=str(row["class"]), scaling=rule, match=dict(row.get("match") or {}),
+            cls=str(row["class"]), scaling=rule, match=dict(match),
             actions=actions,
             area_um2=parse_quantity(row["area_um2"], "area", file=file, field=f"{where}.area_um2"),
             technology_nm=row_tech, source=str(row["source"]), kind=str(row.get("kind", "measured")),
-            file=file))
+            file=file, where=where))
     return out, doc
 
 
@@ -131,18 +139,25 @@ def load_baseline_tables(extra: list[str | Path] | None = None) -> BaselineTable
         rows, doc = _entries_of(path)
         entries = rows + entries
         if i == 0:
-            dummy = float(doc.get("dummy_area_um2", 1.0))
-            cim_area = float(doc.get("cim_type_area_um2", 1.0))
+            dummy = parse_quantity(doc.get("dummy_area_um2", 1.0), "area", file=str(path),
+                                   field="dummy_area_um2")
+            cim_area = parse_quantity(doc.get("cim_type_area_um2", 1.0), "area", file=str(path),
+                                      field="cim_type_area_um2")
     return BaselineTables(tuple(entries), dummy_area_um2=dummy, cim_type_area_um2=cim_area)
 
 
 # ------------------------------------------------------------------ helpers
 
-def _num(attrs: dict[str, Any], key: str, comp: str, default: float | None = None) -> float:
-    v = as_number(attrs.get(key), where=f"architecture.{comp}.attributes.{key}")
+def _num(attrs: dict[str, Any], key: str, comp: str, default: float | None = None, *,
+         file: str | None = None, where: str | None = None) -> float:
+    """A numeric attribute of a component (`architecture.<comp>.attributes.<key>`) or, with
+    `where`, of a table row's `match` in library `file`. A component's file is added by
+    the command that read the architecture (`commands.model.blame`)."""
+    parent = where or f"architecture.{comp}.attributes"
+    v = as_number(attrs.get(key), where=f"{parent}.{key}", file=file)
     if v is None:
         if default is None:
-            raise InputError(f"missing attribute {key!r}", field=f"architecture.{comp}.attributes",
+            raise InputError(f"missing attribute {key!r}", file=file, field=parent,
                              expected=f"{key}: <number>")
         return default
     return float(v)
@@ -160,21 +175,28 @@ def _same(a: Any, b: Any) -> bool:
         return str(a).strip().lower() == str(b).strip().lower()
 
 
-def _sram_dims(attrs: dict[str, Any], name: str) -> tuple[float, float, float, float]:
-    w = _num(attrs, "width", name)
-    d = _num(attrs, "depth", name)
-    mw = _num(attrs, "metadata_storage_width", name, 0.0)
-    md = _num(attrs, "metadata_storage_depth", name, 0.0)
+def _sram_dims(attrs: dict[str, Any], name: str, *, file: str | None = None,
+               where: str | None = None) -> tuple[float, float, float, float]:
+    w = _num(attrs, "width", name, file=file, where=where)
+    d = _num(attrs, "depth", name, file=file, where=where)
+    mw = _num(attrs, "metadata_storage_width", name, 0.0, file=file, where=where)
+    md = _num(attrs, "metadata_storage_depth", name, 0.0, file=file, where=where)
     return w, d, mw, md
 
 
-def _size(entry_or_attrs: dict[str, Any], rule: str, name: str) -> float:
+def _size(entry_or_attrs: dict[str, Any], rule: str, name: str, *, file: str | None = None,
+          where: str | None = None) -> float:
     if rule == "sram":
-        w, d, mw, md = _sram_dims(entry_or_attrs, name)
+        w, d, mw, md = _sram_dims(entry_or_attrs, name, file=file, where=where)
         return w * d + mw * md
     if rule == "dram":
-        return _num(entry_or_attrs, "width", name)
-    return _num(entry_or_attrs, "multiplier_width", name)
+        return _num(entry_or_attrs, "width", name, file=file, where=where)
+    return _num(entry_or_attrs, "multiplier_width", name, file=file, where=where)
+
+
+def _row_size(e: TableEntry) -> float:
+    """Size of a table row's `match` under its rule (errors name the library file)."""
+    return _size(e.match, e.scaling, e.cls, file=e.file, where=f"{e.where}.match")
 
 
 def _ratio(a: float, b: float) -> float:
@@ -189,7 +211,8 @@ def _scale_entry(entry: TableEntry, attrs: dict[str, Any], name: str) -> tuple[d
     area = entry.area_um2
     if entry.scaling == "sram":
         w, d, mw, md = _sram_dims(attrs, name)
-        w0, d0, mw0, md0 = _sram_dims(entry.match, f"{entry.file}:{entry.cls}")
+        w0, d0, mw0, md0 = _sram_dims(entry.match, entry.cls, file=entry.file,
+                                      where=f"{entry.where}.match")
         data = _ratio(w, w0) * _ratio(d, d0) ** SRAM_DEPTH_EXPONENT
         if mw0 and md0:
             meta = _ratio(mw, mw0) * _ratio(md, md0) ** SRAM_DEPTH_EXPONENT
@@ -208,10 +231,12 @@ def _scale_entry(entry: TableEntry, attrs: dict[str, Any], name: str) -> tuple[d
                 out[act] = e * data
         return out, area * bits
     if entry.scaling == "dram":
-        k = _ratio(_num(attrs, "width", name), _num(entry.match, "width", entry.cls))
+        k = _ratio(_num(attrs, "width", name), _num(entry.match, "width", entry.cls,
+                                                    file=entry.file, where=f"{entry.where}.match"))
         return {a: e * k for a, e in energies.items()}, area * k
     k = _ratio(_num(attrs, "multiplier_width", name),
-               _num(entry.match, "multiplier_width", entry.cls)) ** 2
+               _num(entry.match, "multiplier_width", entry.cls, file=entry.file,
+                    where=f"{entry.where}.match")) ** 2
     return {a: e * k for a, e in energies.items()}, area * k
 
 
@@ -248,7 +273,7 @@ def _baseline_estimate(comp: Component, tables: BaselineTables) -> Estimate:
         size = _size(attrs, rule, comp.name)
 
         def distance(e: TableEntry) -> tuple[float, float]:
-            s0 = _size(e.match, rule, e.cls)
+            s0 = _size(e.match, rule, e.cls, file=e.file, where=f"{e.where}.match")
             d = abs(math.log(max(size, 1e-12) / max(s0, 1e-12)))
             return (d, abs(math.log(tech / e.technology_nm)))
 
@@ -367,8 +392,8 @@ def sram_um2_per_bit(tables: BaselineTables | None = None, technology_nm: float 
     if not rows:
         raise InputError("no smartbuffer_SRAM row to derive an SRAM density from",
                          field="tables", expected="a smartbuffer_SRAM row")
-    row = max(rows, key=lambda e: _size(e.match, "sram", e.cls))
-    density = row.area_um2 / _size(row.match, "sram", row.cls)
+    row = max(rows, key=_row_size)
+    density = row.area_um2 / _row_size(row)
     return scaling.scale_area(density, row.technology_nm, technology_nm)
 
 

@@ -2,7 +2,8 @@
 
 Library files are written by hand, so a value may be a bare number (in the
 field's base unit) or a string with an explicit unit; anything else is an
-input error that names the file and the field.
+input error that names the file and the field. Numbers are ASCII decimal literals
+(full-width or other Unicode digits, `6_4`, `nan` and `inf` are refused).
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import re
 
 from cim_plugin.errors import InputError
+from cim_plugin.spec.limits import MAX_NUMBER_TEXT
+from cim_plugin.spec.values import show
 
 # kind -> unit -> factor to the base unit (pJ, um^2, ns, V, GHz)
 UNITS: dict[str, dict[str, float]] = {
@@ -23,7 +26,9 @@ UNITS: dict[str, dict[str, float]] = {
 }
 BASE_UNIT = {"energy": "pJ", "area": "um^2", "time": "ns", "voltage": "V", "frequency": "GHz", "ratio": "x"}
 
-_QTY = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([A-Za-z^0-9]*)\s*$")
+# ASCII only: `\d` and `\s` would also take full-width and other Unicode digits and blanks
+_QTY = re.compile(r"^[ \t]*([-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?)[ \t]*"
+                  r"([A-Za-z^0-9]*)[ \t]*$", re.ASCII)
 
 
 def parse_quantity(value: object, kind: str, *, file: str | None = None,
@@ -33,6 +38,9 @@ def parse_quantity(value: object, kind: str, *, file: str | None = None,
     expected = f"a number in {BASE_UNIT[kind]} or a string with one of {', '.join(units)}"
     if isinstance(value, bool) or value is None:
         raise InputError(f"missing or non-numeric value {value!r}", file=file, field=field,
+                         expected=expected)
+    if isinstance(value, int) and abs(value) > 10**300:
+        raise InputError(f"value {show(value)} is too large", file=file, field=field,
                          expected=expected)
     if isinstance(value, int | float):
         number = float(value)
@@ -44,6 +52,9 @@ def parse_quantity(value: object, kind: str, *, file: str | None = None,
         if unit and unit not in units:
             raise InputError(f"unknown unit {m.group(2)!r} in {value!r}", file=file, field=field,
                              expected=expected)
+        if len(m.group(1)) > MAX_NUMBER_TEXT:
+            raise InputError(f"number {show(m.group(1))} has too many characters", file=file,
+                             field=field, expected=expected)
         number = float(m.group(1)) * (units[unit] if unit else 1.0)
     if number != number or number in (float("inf"), float("-inf")):
         raise InputError(f"value {value!r} is not finite", file=file, field=field,

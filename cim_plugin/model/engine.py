@@ -116,7 +116,7 @@ class Engine:
             size = self.sizes[name]
             keepers = [i for i in range(n) if name in levels[i].keep]
             if not keepers:
-                raise InvalidMappingError(f"no level keeps dataspace {name}",
+                raise InvalidMappingError(f"no level keeps dataspace {name}", file=nest.source,
                                           field=f"mapping.{storage[0].base_name}.keep",
                                           expected="the outermost level to keep every dataspace")
             # per-level quantities
@@ -196,7 +196,7 @@ class Engine:
                 if used > eff:
                     raise InvalidMappingError(
                         f"mapped tile size {used} exceeds buffer capacity {eff}",
-                        field=f"level {level.base_name}",
+                        file=nest.source, field=f"level {level.base_name}",
                         expected=f"tiles of {', '.join(sorted(stats[i]))} summing to <= {eff} words")
 
         # -------------------------------------------------------------- cycles

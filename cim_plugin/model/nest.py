@@ -8,7 +8,7 @@ level below. Permutations in Timeloop mappings list dimensions innermost first.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cim_plugin.errors import InvalidMappingError
 from cim_plugin.spec.arch import Architecture
@@ -27,9 +27,15 @@ class LevelNest:
 
 @dataclass(frozen=True)
 class LoopNest:
-    """Per storage level (outermost first) loops and keep sets."""
+    """Per storage level (outermost first) loops and keep sets.
+
+    `source` is the file of the mapping the nest was built from (None for nests a search
+    builds), so a mapping the model finds invalid later (a tile larger than its buffer)
+    is reported against that file. It takes no part in comparisons.
+    """
 
     levels: tuple[LevelNest, ...]
+    source: str | None = field(default=None, compare=False)
 
     @property
     def temporal_product(self) -> int:
@@ -116,7 +122,7 @@ def build_nest(arch: Architecture, problem: Problem, mapping: Mapping,
                 f"factors of {d} multiply to {product[d]}, but the problem has {d}={problem.bounds[d]}",
                 file=src, field=f"mapping factors of {d}",
                 expected=f"factors over all levels whose product is {problem.bounds[d]}")
-    return LoopNest(tuple(levels))
+    return LoopNest(tuple(levels), source=src)
 
 
 def _keep_set(keep: frozenset[str] | None, bypass: frozenset[str] | None, all_ds: frozenset[str],

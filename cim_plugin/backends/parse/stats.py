@@ -11,6 +11,7 @@ parser keys on `=== name ===` headers inside the first section and reads every
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -327,6 +328,50 @@ def parse_stats_text(text: str, source: str | None = None) -> EvalResult:
     return to_result(read_stats_text(text, source))
 
 
-def parse_stats(path: str | Path) -> EvalResult:
-    """A `*.stats.txt` file -> `EvalResult`."""
-    return parse_stats_text(read_input_text(path, "a Timeloop *.stats.txt", lenient=True), str(path))
+#: Summary Stats lines a comparison reads (Timeloop's Topology::operator<<); a computes
+#: line is required too, under any of the names in _COMPUTES_SUMMARY
+SUMMARY_KEYS = ("GFLOPs (@1GHz)", "Utilization", "Cycles", "Energy")
+_COMPUTES_SUMMARY = ("Computes", "Actual Computes", "Algorithmic Computes")
+_COMPLETE = ("a complete Timeloop stats.txt: the sections 'Buffer and Arithmetic Levels' and "
+             "'Summary Stats', ending with the fJ/Compute Total line")
+
+
+def check_complete(st: StatsText) -> None:
+    """Refuse a stats.txt that was cut short (a copy interrupted, a disk filled up): every
+    figure a comparison reads must be there. The file ends with Summary Stats, whose last
+    line is the fJ/Compute `Total`, so a file cut anywhere misses that line or more. The
+    Summary Stats figures read must be finite numbers."""
+    where = st.source or "<stats.txt>"
+    for title in ("Buffer and Arithmetic Levels", "Summary Stats"):
+        if SECTIONS[title] not in st.sections:
+            raise InputError(f"section '{title}' is missing (the file is cut short or not a "
+                             "stats.txt)", file=where, field=title, expected=_COMPLETE)
+    if not st.levels:
+        raise InputError("no level is listed", file=where, field="Buffer and Arithmetic Levels",
+                         expected=_COMPLETE)
+    computes = next((k for k in _COMPUTES_SUMMARY if k in st.summary), "Computes")
+    per_compute = st.per_compute.get("fJ/Compute") or {}
+    figures = [(f"Summary Stats.{key}", st.summary.get(key)) for key in (*SUMMARY_KEYS, computes)]
+    figures += [("Summary Stats.fJ/Compute.Total", per_compute.get("Total"))]
+    for field_name, value in figures:
+        if value is None:
+            raise InputError("line is missing (the file is cut short)", file=where,
+                             field=field_name, expected=_COMPLETE)
+        v = V.number(value)
+        if v is None or not math.isfinite(v) or not value.isascii():
+            raise InputError(f"{value!r} is not a finite number", file=where, field=field_name,
+                             expected="a number as Timeloop prints it")
+
+
+def parse_stats(path: str | Path, *, complete: bool = False) -> EvalResult:
+    """A `*.stats.txt` file -> `EvalResult`. `complete` refuses a file that was cut
+    short or whose Summary Stats are not numbers (`check_complete`)."""
+    text = read_input_text(path, "a Timeloop *.stats.txt", lenient=True)
+    if complete and text.strip():
+        check_complete(read_stats_text(text, str(path)))
+        if not text.endswith("\n"):
+            # Timeloop ends every line; a last line without one was cut, maybe mid-number
+            raise InputError("the last line has no line break (the file is cut short)",
+                             file=str(path), field="Summary Stats.fJ/Compute.Total",
+                             expected=_COMPLETE)
+    return parse_stats_text(text, str(path))
