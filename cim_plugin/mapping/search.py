@@ -99,7 +99,7 @@ def search(space: MapSpace, engine: Engine, *, objective: str = "edp", mode: str
         outcome = fast_search(space, engine, obj, incumbent, deadline)
     if outcome.best is None and not outcome.complete:
         raise InvalidMappingError(
-            f"the search stopped ({'--timeout' if deadline else 'node budget'}) before it "
+            f"the search stopped ({'--timeout' if deadline else 'its work budget'}) before it "
             f"reached a complete mapping ({outcome.stats.nodes} nodes)", field="search",
             expected="a longer --timeout, or --search exact")
     if outcome.best is None:
@@ -120,9 +120,13 @@ def search(space: MapSpace, engine: Engine, *, objective: str = "edp", mode: str
 
 def _best_seed(space: MapSpace, engine: Engine, obj: Objective, seeds: Iterable[Choice]
                ) -> tuple[float, Choice] | None:
+    """The best seed the model accepts (a seed whose tiles overflow is no mapping)."""
     best: tuple[float, Choice] | None = None
     for c in seeds:
-        score = obj.of(engine.evaluate(space.to_nest(c)))
+        try:
+            score = obj.of(engine.evaluate(space.to_nest(c)))
+        except InvalidMappingError:
+            continue
         if best is None or score < best[0] or (score == best[0]
                                                and c.order_key() < best[1].order_key()):
             best = (score, c)
