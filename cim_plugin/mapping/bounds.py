@@ -2,13 +2,16 @@
 
 A partial mapping fixes the placement (keeps, fan-outs) and the temporal loops of
 the levels above a boundary. Its exact costs so far come from `PlacedNest`; what is
-still open is bounded from below by three facts, each proven in the docstring of
-the function that uses it:
+still open is bounded from below by these facts, each proven in the docstring of the
+function that uses it:
   - the transfers into keepers below the boundary are at least those of a nest in
-    which every loop still to be placed gives reuse (`not_reused` at the boundary);
+    which every loop still to be placed gives reuse, and none of the loops above if a
+    relevant loop must sit in between (`open_transfers`);
+  - loops that capacity forces onto the next level cannot all give reuse
+    (`forced_at`, `conflict_penalties`);
   - energy and every level's reads and writes only grow as transfers are added;
   - cycles are at least the compute time of the placement and at least each
-    level's bandwidth time for the counts known so far plus the bound above.
+    level's bandwidth time for the counts known so far plus the bounds above.
 The objective is monotone in energy and cycles (`objective.py`), so pricing the two
 bounds gives a bound on the objective.
 """

@@ -84,11 +84,6 @@ class NestModel:
             (engine.compute_energy or 0.0)
         self.latency = engine.compute_latency
 
-    def compute_floor(self, spatial_product: int) -> tuple[float, float]:
-        """(energy, cycles) no mapping with this many parallel compute units beats:
-        every MAC's compute energy, and the compute time."""
-        return self.compute_energy, float(math.ceil(self.macs / spatial_product * self.latency))
-
 
 class PlacedNest:
     """Constants of one placement and the pricing of partial nests under it.
@@ -262,17 +257,6 @@ class PlacedNest:
             for d in irrel:
                 x = x * (self.t_tot[d] / remaining[d])
             out.append(x)
-        return out
-
-    def not_reused(self, remaining: tuple[Any, ...], runs: tuple[Any, ...]) -> list[Any]:
-        """NR of each tensor at the boundary: iterations of its irrelevant loops above,
-        outside the trailing run. Every keeper below sees at least this many."""
-        out = []
-        for t, (_, irrel, _) in enumerate(self.tensors):
-            x: Any = 1
-            for d in irrel:
-                x = x * (self.t_tot[d] / remaining[d])
-            out.append(x / runs[t])
         return out
 
     def cycles(self, reads: list[Any], writes: list[Any]) -> Any:
