@@ -141,3 +141,32 @@ def test_reference_architectures_free_search_beats_the_stored_mapping(run):
     sr = search(space, Engine(arch, problem, ert, options=options), mode="fast",
                 seeds=priority_seeds(space))
     assert sr.result.edp <= stored.edp * (1 + 1e-9)
+
+
+@pytest.mark.parametrize("design, macro", [("cim_rf", "analog6T"), ("cim_l2", "digital6T"),
+                                           ("tensor_core", None)])
+def test_one_design_point_has_one_answer_in_study_export_map_and_model(tmp_path, design, macro):
+    """The study's mapping of a point, `export --mapping best` + `model`, and `map` on the
+    exported folder give the same cycles and energy: one mapper, one latency rule."""
+    import json
+
+    from cim_plugin.cli import main
+    from cim_plugin.study.config import StudyConfig
+    from cim_plugin.study.runner import Point, evaluate_point
+
+    gemm = (512, 1024, 1024)
+    rec = evaluate_point(Point(design, macro, *gemm), StudyConfig())
+    d = tmp_path / "ex"
+    argv = ["export", "--design", design, "--gemm", ",".join(map(str, gemm)), "-o", str(d)]
+    if macro:
+        argv += ["--macro", macro, "--mapping", "best",
+                 *(["--preset", "method"] if design in PRESET_DESIGNS else ["--iso-area"])]
+    assert main(argv) == 0
+    specs = [str(d / "arch.yaml"), str(d / "problem.yaml"), str(d / "constraints.yaml")]
+    assert main(["model", *specs, "--mapping", str(d / "map.yaml"),
+                 "--json", str(tmp_path / "model.json")]) == 0
+    assert main(["map", *specs, "-o", str(tmp_path / "m"), "--json", str(tmp_path / "map.json")]) == 0
+    for name in ("model.json", "map.json"):
+        r = json.loads((tmp_path / name).read_text())
+        assert r["cycles"] == rec["result"]["cycles"], name
+        assert r["energy_pJ"] == pytest.approx(rec["result"]["energy_pJ"], rel=1e-9), name

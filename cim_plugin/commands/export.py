@@ -40,6 +40,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--paper-compat", action="store_true",
                    help="CiM area as the WWW placeholder (1 um^2 per CiM instance) instead of "
                         "the real macro area")
+    p.add_argument("--mapping", choices=("priority", "best"), default="priority",
+                   help="CiM designs: the method's priority mapping with the constraints that "
+                        "pin it (default), or the mapper's best under the design's own "
+                        "constraints (the mapping the study evaluates)")
     p.add_argument("-o", "--output", required=True,
                    help="output folder (must not exist or be empty; not a symbolic link)")
 
@@ -100,7 +104,8 @@ def write_folder(out: Path, args: argparse.Namespace) -> None:
     sizing = _sizing(args)
     macro = get_macro(args.macro) if args.macro else None
     b = build(design, macro, gemm, sizing, threshold=args.threshold, duplicate=args.duplicate)
-    write_design_folder(out, b, ExportOptions(paper_compat=bool(args.paper_compat)),
+    write_design_folder(out, b, ExportOptions(paper_compat=bool(args.paper_compat),
+                                              best_mapping=args.mapping == "best"),
                         command=_command_line(args))
 
 
@@ -113,6 +118,8 @@ def _command_line(args: argparse.Namespace) -> str:
     for flag, value in (("--banks", args.banks), ("--threshold", args.threshold)):
         if value is not None:
             argv += [flag, str(value)]
+    if args.mapping != "priority":
+        argv += ["--mapping", args.mapping]
     for flag, on in (("--iso-area", args.iso_area), ("--iso-capacity", args.iso_capacity),
                      ("--duplicate", args.duplicate), ("--paper-compat", args.paper_compat)):
         if on:

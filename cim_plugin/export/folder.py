@@ -30,7 +30,7 @@ from cim_plugin.errors import InputError
 from cim_plugin.export.build import BuiltDesign
 from cim_plugin.export.mapping import design_mapping, timeloop_mapping, timeloopfe_mapping
 from cim_plugin.export.readme import Expected, readme_text
-from cim_plugin.export.templates import DESIGNS, render_text
+from cim_plugin.export.templates import DESIGNS, render_constraints_text, render_text
 from cim_plugin.library.tables import CIM_AREA_ATTRIBUTE, CIM_STORAGE_CLASSES, CIM_UNIT_CLASSES
 from cim_plugin.report import default_mode
 from cim_plugin.report.outdir import check_output_dir
@@ -81,6 +81,7 @@ class ExportOptions:
 
     paper_compat: bool = False
     objective: str = "edp"
+    best_mapping: bool = False          # CiM designs: the mapper's best, not the priority one
 
 
 def _nodes(doc: dict[str, Any]) -> list[dict[str, Any]]:
@@ -204,7 +205,11 @@ def _write(path: Path, text: str) -> None:
 def write_design_folder(out: Path, b: BuiltDesign, options: ExportOptions,
                         command: str = "") -> Expected:
     """Write the folder (into a temporary sibling, renamed into place at the end)."""
-    mapping = design_mapping(b, options.objective)
+    mapping = design_mapping(b, options.objective, options.best_mapping)
+    constraints = b.constraints_text
+    if options.best_mapping and b.mapping is not None:
+        # the design's own mapspace (keeps and the array's physics), not the priority pins
+        constraints = render_constraints_text(b.design, b.params)
     dims = tuple(b.processed["problem"]["shape"]["dimensions"])
     arch_doc = timeloop_architecture(b, options)
     expected = expected_result(b, mapping, options)
@@ -212,7 +217,7 @@ def write_design_folder(out: Path, b: BuiltDesign, options: ExportOptions,
     try:
         _write(tmp / "arch.yaml", dump_yaml(arch_doc))
         _write(tmp / "problem.yaml", dump_yaml({"problem": b.processed["problem"]}))
-        _write(tmp / "constraints.yaml", b.constraints_text)
+        _write(tmp / "constraints.yaml", constraints)
         _write(tmp / "mapper.yaml", dump_yaml(MAPPER))
         _write(tmp / "map.yaml", MAP_HEADER + yaml.safe_dump(
             {"mapping": timeloop_mapping(mapping, b.architecture, dims),

@@ -1,8 +1,10 @@
 """The mapping an exported design carries, in Timeloop's form and in timeloopfe's.
 
 A CiM design carries the priority algorithm's mapping (its constraints pin exactly
-that mapping); a design without CiM carries the mapper's best mapping under the
-design's constraints, so every exported folder can be evaluated at once.
+that mapping), or with `--mapping best` the mapper's best mapping under the design's
+own constraints, seeded with the priority mappings: the mapping the study evaluates for
+that design point. A design without CiM carries the mapper's best mapping, so every
+exported folder can be evaluated at once.
 
 Two forms of the same mapping are written:
   - `map.yaml`, Timeloop's own form (what timeloop-mapper writes): targets are the
@@ -25,12 +27,14 @@ from cim_plugin.spec.mapping import Mapping
 DUMMY_PREFIX, DUMMY_SUFFIX = "inter_", "_spatial"
 
 
-def design_mapping(b: BuiltDesign, objective: str = "edp") -> Mapping:
-    """The priority mapping of a CiM design, else the mapper's best under its constraints."""
-    if b.mapping is not None:
+def design_mapping(b: BuiltDesign, objective: str = "edp", best: bool = False) -> Mapping:
+    """The priority mapping of a CiM design (unless `best`), else the mapper's best under
+    the design's constraints (seeded with the priority mappings, as the study maps it)."""
+    if b.mapping is not None and not best:
         return b.mapping.mapping()
     from cim_plugin.library.ert_gen import generate_tables
     from cim_plugin.library.latency import compute_latency
+    from cim_plugin.mapping.cim import priority_seeds
     from cim_plugin.mapping.constraints import parse_constraints
     from cim_plugin.mapping.mapspace import MapSpace
     from cim_plugin.mapping.search import search
@@ -45,7 +49,9 @@ def design_mapping(b: BuiltDesign, objective: str = "edp") -> Mapping:
     engine = Engine(arch, problem, ert, art, ModelOptions(compute_latency_cycles=latency))
     targets = flatten_v4_constraints(b.v4)["targets"]
     space = MapSpace(arch, problem, parse_constraints(targets, arch, problem))
-    found = search(space, engine, objective=objective, mode="fast")
+    seeds = [space.from_mapping(b.mapping.mapping())] if b.mapping is not None else []
+    seeds += [c for c in priority_seeds(space) if c not in seeds]
+    found = search(space, engine, objective=objective, mode="fast", seeds=seeds)
     if found.padding is not None:
         raise InputError("the best mapping pads a dimension, which Timeloop cannot evaluate",
                          field="gemm", expected="GEMM dimensions the design's fan-outs divide")
