@@ -23,6 +23,8 @@ COMMANDS: dict[str, str] = {
     "components": "list or show the CiM macro and component library",
     "export": "render a Timeloop-ready design folder (arch, problem, constraints, mapping)",
     "study": "run the what/when/where CiM study and write results, plots and a report",
+    "workload": "the GEMMs of an ONNX model, a Hugging Face config or a workload, as a table "
+                "and a GEMM list",
     "compare": "re-evaluate a Timeloop output folder with the embedded model and diff it",
     "diff": "compare two study results and flag regressions",
 }

@@ -21,7 +21,7 @@ from cim_plugin.errors import InputError
 from cim_plugin.report import write_text_atomic
 from cim_plugin.report.markdown import md_code, md_text
 from cim_plugin.spec.values import show
-from cim_plugin.spec.yamlio import read_input_text
+from cim_plugin.spec.yamlio import load_json
 
 SCHEMA_VERSION = 1
 SUMMARY_NAME = "summary.json"
@@ -112,19 +112,7 @@ def load_summary(path: str | Path) -> Summary:
         raise InputError("no study summary here", file=str(p),
                          expected=f"a {SUMMARY_NAME} file or a study output folder holding one")
     expected = "a summary.json written by `cim-plugin study`"
-    text = read_input_text(p, expected)
-    try:
-        doc = json.loads(text, parse_constant=_refuse_constant)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}",
-                         file=str(p), field=f"line {exc.lineno}", expected=expected) from None
-    except RecursionError:
-        raise InputError("nested too deeply", file=str(p), field="(top level)",
-                         expected=expected) from None
-    except ValueError as exc:            # NaN/Infinity, or an integer of thousands of digits
-        what = "an integer has too many digits" if "digits" in str(exc) else str(exc)[:60]
-        raise InputError(f"a value cannot be read: {what}", file=str(p), field="(value)",
-                         expected="finite numbers of at most 4300 digits") from None
+    doc = load_json(p, expected)
     if not isinstance(doc, dict):
         raise InputError("not a study summary", file=str(p), field="(top level)",
                          expected="a JSON object with schema_version and points")
@@ -151,10 +139,6 @@ def load_summary(path: str | Path) -> Summary:
 
 _THRESHOLD = re.compile(r"^[ \t]*([0-9]{1,15}(?:\.[0-9]{0,15})?|\.[0-9]{1,15})[ \t]*%?[ \t]*$",
                         re.ASCII)
-
-
-def _refuse_constant(name: str) -> float:
-    raise ValueError(f"{name} is not a finite number")
 
 
 def parse_threshold(text: str | float) -> float:

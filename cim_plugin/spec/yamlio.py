@@ -14,6 +14,7 @@ limit (a "billion laughs" bomb) is refused before any object is constructed.
 from __future__ import annotations
 
 import copy
+import json
 import os
 import re
 import stat
@@ -166,7 +167,19 @@ def read_input_text(path: str | Path, expected: str, *, lenient: bool = False) -
     instead of refusing the file.
     """
     p = Path(path)
-    limit = max_input_bytes()
+    data = read_input_bytes(p, expected)
+    try:
+        return data.decode("utf-8-sig", errors="replace" if lenient else "strict")
+    except UnicodeDecodeError:
+        raise InputError("not a UTF-8 text file", file=str(p), expected=expected) from None
+
+
+def read_input_bytes(path: str | Path, expected: str, *, limit: int | None = None,
+                     raise_with: str = f"raise with {SIZE_ENV_VAR}") -> bytes:
+    """Bytes of a regular input file of at most `limit` bytes (default: the input-size
+    limit); what `read_input_text` reads, for binary formats (ONNX) too."""
+    p = Path(path)
+    limit = max_input_bytes() if limit is None else limit
     try:
         st = p.stat()
     except FileNotFoundError:
@@ -182,7 +195,7 @@ def read_input_text(path: str | Path, expected: str, *, lenient: bool = False) -
         raise InputError(f"file of {st.st_size} bytes is larger than the input limit of "
                          f"{limit} bytes", file=str(p),
                          expected=f"{expected} of at most {limit // 2**20} MiB "
-                                  f"(raise with {SIZE_ENV_VAR})")
+                                  f"({raise_with})")
     try:
         fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
         with os.fdopen(fd, "rb") as fh:
@@ -193,11 +206,8 @@ def read_input_text(path: str | Path, expected: str, *, lenient: bool = False) -
     if len(data) > limit:
         raise InputError(f"file is larger than the input limit of {limit} bytes", file=str(p),
                          expected=f"{expected} of at most {limit // 2**20} MiB "
-                                  f"(raise with {SIZE_ENV_VAR})")
-    try:
-        return data.decode("utf-8-sig", errors="replace" if lenient else "strict")
-    except UnicodeDecodeError:
-        raise InputError("not a UTF-8 text file", file=str(p), expected=expected) from None
+                                  f"({raise_with})")
+    return data
 
 
 def _read_at_most(fh: Any, n: int, chunk: int = 2**20) -> bytes:
@@ -211,6 +221,29 @@ def _read_at_most(fh: Any, n: int, chunk: int = 2**20) -> bytes:
         parts.append(block)
         left -= len(block)
     return b"".join(parts)
+
+
+def load_json(path: str | Path, expected: str) -> Any:
+    """A JSON document within the input limits: malformed text, nesting beyond Python's
+    recursion limit, NaN/Infinity and integers of thousands of digits are InputErrors."""
+    p = Path(path)
+    text = read_input_text(p, expected)
+    try:
+        return json.loads(text, parse_constant=_refuse_constant)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}",
+                         file=str(p), field=f"line {exc.lineno}", expected=expected) from None
+    except RecursionError:
+        raise InputError("nested too deeply", file=str(p), field="(top level)",
+                         expected=expected) from None
+    except ValueError as exc:            # NaN/Infinity, or an integer of thousands of digits
+        what = "an integer has too many digits" if "digits" in str(exc) else str(exc)[:60]
+        raise InputError(f"a value cannot be read: {what}", file=str(p), field="(value)",
+                         expected="finite numbers of at most 4300 digits") from None
+
+
+def _refuse_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a finite number")
 
 
 def _load_uncached(p: Path) -> Any:

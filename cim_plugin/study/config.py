@@ -88,19 +88,21 @@ def _study_mapping(path: str | Path, file: str) -> dict[str, Any]:
 
 
 def _models(value: Any, file: str | None) -> tuple[dict[str, Any], ...]:
-    from cim_plugin.study.workloads import model_gemms
+    from cim_plugin.study.importers import model_entry
 
     models = value or []
     if not isinstance(models, list) or not all(isinstance(m, dict) and "model" in m for m in models):
         raise InputError("models must be a list of {model: NAME, ...parameters}", file=file,
-                         field="models", expected="e.g. [{model: gpt-j-6b, phase: prefill}]")
+                         field="models", expected="e.g. [{model: gpt-j-6b, phase: prefill}] or "
+                                         "[{model: config.json, seq_len: 2048}]")
     for i, m in enumerate(models):
         if "name" in m:
             check_label(m["name"], file=file, field=f"models[{i}].name", what="workload name")
         try:
-            model_gemms(m["model"], **{k: v for k, v in m.items() if k not in ("model", "name")})
+            model_entry(m["model"], **{k: v for k, v in m.items() if k not in ("model", "name")})
         except InputError as exc:
-            raise InputError(exc.detail, file=file, field=f"models[{i}].{exc.field or 'model'}",
+            detail = f"{exc.file}: {exc.detail}" if exc.file else exc.detail  # a model file
+            raise InputError(detail, file=file, field=f"models[{i}].{exc.field or 'model'}",
                              expected=exc.expected) from None
         except TypeError as exc:
             raise InputError(f"bad parameter: {exc}", file=file, field=f"models[{i}]",

@@ -23,7 +23,8 @@ from cim_plugin.errors import InputError
 from cim_plugin.study.cache import PointCache, fingerprint, point_key
 from cim_plugin.study.config import StudyConfig
 from cim_plugin.study.pool import capped_jobs, default_jobs, run_parallel
-from cim_plugin.study.workloads import Gemm, load_workload, model_gemms
+from cim_plugin.study.importers import load_entry, model_entry
+from cim_plugin.study.workloads import Gemm
 
 PRESET_DESIGNS = ("cim_rf", "cim_smem")
 
@@ -57,7 +58,7 @@ def study_gemms(cfg: StudyConfig, file: str | None = None) -> list[Gemm]:
         sources[name] = source
 
     for w in cfg.workloads:
-        wl = load_workload(w)
+        wl = load_entry(w)
         claim(wl.name, f"workload {w}")
         gemms.extend(wl.gemms)
     for i, spec in enumerate(cfg.models):
@@ -75,7 +76,7 @@ def study_gemms(cfg: StudyConfig, file: str | None = None) -> list[Gemm]:
 def model_workload(spec: dict[str, Any]):
     """GEMMs derived from a model description, e.g. {model: gpt-j-6b, phase: prefill}."""
     kw = {k: v for k, v in spec.items() if k not in ("model", "name")}
-    w = model_gemms(str(spec["model"]), **kw)
+    w = model_entry(str(spec["model"]), **kw)
     if spec.get("name"):
         name = str(spec["name"])
         w = type(w)(name=name, gemms=[dataclasses.replace(g, workload=name) for g in w.gemms])
