@@ -127,7 +127,7 @@ def bert_like(layers: int = 2, hidden: int = 64, heads: int = 4, ffn: int = 256,
     for i in range(layers):
         p = f"layer{i}"
 
-        def proj(src: str, name: str, n: int, k: int) -> str:
+        def proj(src: str, name: str, n: int, k: int, p: str = p) -> str:
             y = g.op("MatMul", [src, g.weight(f"{p}.{name}.w", [k, n])], f"{p}.{name}")
             return g.op("Add", [y, g.weight(f"{p}.{name}.b", [n])], f"{p}.{name}.bias")
 

@@ -10,7 +10,6 @@ is better for energy, latency, EDP and area; a metric without a known direction
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -21,7 +20,7 @@ from cim_plugin.errors import InputError
 from cim_plugin.report import write_text_atomic
 from cim_plugin.report.markdown import md_code, md_text
 from cim_plugin.spec.values import show
-from cim_plugin.spec.yamlio import load_json
+from cim_plugin.spec.yamlio import loads_json, read_input_text
 
 SCHEMA_VERSION = 1
 SUMMARY_NAME = "summary.json"
@@ -112,7 +111,8 @@ def load_summary(path: str | Path) -> Summary:
         raise InputError("no study summary here", file=str(p),
                          expected=f"a {SUMMARY_NAME} file or a study output folder holding one")
     expected = "a summary.json written by `cim-plugin study`"
-    doc = load_json(p, expected)
+    text = read_input_text(p, expected)
+    doc = loads_json(text, str(p), expected)
     if not isinstance(doc, dict):
         raise InputError("not a study summary", file=str(p), field="(top level)",
                          expected="a JSON object with schema_version and points")

@@ -224,21 +224,24 @@ def _read_at_most(fh: Any, n: int, chunk: int = 2**20) -> bytes:
 
 
 def load_json(path: str | Path, expected: str) -> Any:
-    """A JSON document within the input limits: malformed text, nesting beyond Python's
-    recursion limit, NaN/Infinity and integers of thousands of digits are InputErrors."""
-    p = Path(path)
-    text = read_input_text(p, expected)
+    """A JSON file within the input limits (see `loads_json`)."""
+    return loads_json(read_input_text(path, expected), str(path), expected)
+
+
+def loads_json(text: str, source: str, expected: str) -> Any:
+    """A JSON document: malformed text, nesting beyond Python's recursion limit,
+    NaN/Infinity and integers of thousands of digits are InputErrors naming `source`."""
     try:
         return json.loads(text, parse_constant=_refuse_constant)
     except json.JSONDecodeError as exc:
         raise InputError(f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}",
-                         file=str(p), field=f"line {exc.lineno}", expected=expected) from None
+                         file=source, field=f"line {exc.lineno}", expected=expected) from None
     except RecursionError:
-        raise InputError("nested too deeply", file=str(p), field="(top level)",
+        raise InputError("nested too deeply", file=source, field="(top level)",
                          expected=expected) from None
     except ValueError as exc:            # NaN/Infinity, or an integer of thousands of digits
         what = "an integer has too many digits" if "digits" in str(exc) else str(exc)[:60]
-        raise InputError(f"a value cannot be read: {what}", file=str(p), field="(value)",
+        raise InputError(f"a value cannot be read: {what}", file=source, field="(value)",
                          expected="finite numbers of at most 4300 digits") from None
 
 

@@ -22,8 +22,8 @@ from tqdm import tqdm
 from cim_plugin.errors import InputError
 from cim_plugin.study.cache import PointCache, fingerprint, point_key
 from cim_plugin.study.config import StudyConfig
-from cim_plugin.study.pool import capped_jobs, default_jobs, run_parallel
 from cim_plugin.study.importers import load_entry, model_entry
+from cim_plugin.study.pool import capped_jobs, default_jobs, run_parallel
 from cim_plugin.study.workloads import Gemm
 
 PRESET_DESIGNS = ("cim_rf", "cim_smem")
