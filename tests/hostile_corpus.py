@@ -885,6 +885,139 @@ def _study_cases() -> list[Case]:
     ]
 
 
+# ------------------------------------------------------------------------ workload
+
+LLAMA_TINY = {"model_type": "llama", "hidden_size": 64, "intermediate_size": 128,
+              "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+              "vocab_size": 100}
+
+
+def _onnx_bytes() -> dict[str, bytes]:
+    """Small ONNX graphs for the corpus (none when the onnx package is absent)."""
+    try:
+        from onnx import helper
+
+        from tests import onnx_models
+    except ImportError:
+        return {}
+    g = onnx_models.Graph()
+    fc = g.op("Gemm", [g.input("x", [4, 8]), g.weight("w", [8, 16])], "fc1", transB=1)
+    huge = onnx_models.Graph()
+    big = huge.op("MatMul", [huge.input("x", [2**40, 8]), huge.weight("w", [8, 8])], "mm")
+    wide = onnx_models.Graph()
+    wmm = wide.op("MatMul", [wide.input("x", [2**30, 2**30]), wide.weight("w", [2**30, 8])],
+                  "wide_mm")
+    empty = helper.make_model(helper.make_graph([], "empty", [], []))
+    return {"bert": onnx_models.bert_like(layers=1).SerializeToString(),
+            "mismatch": g.model(fc).SerializeToString(),
+            "huge": huge.model(big).SerializeToString(),
+            "wide": wide.model(wmm).SerializeToString(),
+            "tiny": onnx_models.tiny().SerializeToString(),
+            "empty": empty.SerializeToString()}
+
+
+def _workload_cases() -> list[Case]:
+    def w(id: str, names: tuple[str, ...], *args: str,
+          files: tuple[tuple[str, str | bytes], ...] = (), fifos: tuple[str, ...] = ()) -> Case:
+        return Case(f"workload-{id}", "workload", ("workload", *args), files, names,
+                    fifos=fifos)
+
+    def cfg(id: str, names: tuple[str, ...], change: dict[str, Any] | str,
+            *extra: str) -> Case:
+        text = change if isinstance(change, str) else json.dumps({**LLAMA_TINY, **change})
+        return w(id, names, "{w}/config.json", "--seq-len", "16", *extra,
+                 files=(("config.json", text),))
+
+    cases = [
+        cfg("hf-model-type", ("config.json", "model_type"), {"model_type": "t5"}),
+        cfg("hf-type-missing", ("config.json", "model_type"), {"model_type": None}),
+        cfg("hf-fraction", ("config.json", "hidden_size"), {"hidden_size": 64.5}),
+        cfg("hf-text-number", ("config.json", "hidden_size"), {"hidden_size": "64"}),
+        cfg("hf-bool", ("config.json", "num_hidden_layers"), {"num_hidden_layers": True}),
+        cfg("hf-zero-heads", ("config.json", "num_attention_heads"), {"num_attention_heads": 0}),
+        cfg("hf-kv-heads", ("config.json", "num_key_value_heads"), {"num_key_value_heads": 3}),
+        cfg("hf-heads-divide", ("config.json", "num_attention_heads"),
+            {"num_attention_heads": 5, "num_key_value_heads": 5}),
+        cfg("hf-huge-dim", ("config.json", "vocab_size"), {"vocab_size": 10**12}),
+        cfg("hf-huge-product", ("config.json", "gemms"),
+            {"hidden_size": 2**30, "intermediate_size": 2**31, "num_attention_heads": 2**20,
+             "num_key_value_heads": 2**20}),
+        cfg("hf-null", ("config.json", "intermediate_size"), {"intermediate_size": None}),
+        cfg("hf-experts", ("config.json", "num_experts_per_tok"),
+            {"model_type": "mixtral", "num_local_experts": 8, "num_experts_per_tok": 9}),
+        cfg("hf-malformed", ("config.json", "line 1"), '{"model_type": "llama",'),
+        cfg("hf-top-list", ("config.json", "top level"), "[1, 2]"),
+        cfg("hf-nan", ("config.json", "NaN"), '{"model_type": "llama", "hidden_size": NaN}'),
+        cfg("hf-deep", ("config.json", "nested"), "[" * 100_000 + "]" * 100_000),
+        cfg("hf-bert-decode", ("config.json", "phase"),
+            {"model_type": "bert"}, "--phase", "decode"),
+        cfg("hf-dim-flag", ("config.json", "dims"), {}, "--dim", "x=3"),
+        cfg("hf-seq-huge", ("seq_len",), {}, "--seq-len", "9999999999"),
+        w("hf-no-seq-len", ("config.json", "seq_len"), "{w}/config.json",
+          files=(("config.json", json.dumps(LLAMA_TINY)),)),
+        w("hf-binary", ("config.json", "UTF-8"), "{w}/config.json", "--seq-len", "4",
+          files=(("config.json", b"\xff\xfe{}"),)),
+        w("batch-fullwidth", ("--batch",), "{w}/config.json", "--batch", "\uff14",
+          files=(("config.json", json.dumps(LLAMA_TINY)),)),
+        w("dim-no-value", ("--dim",), "{w}/config.json", "--dim", "seq"),
+        w("flags-on-a-list", ("--seq-len",), "bert-large", "--seq-len", "4"),
+        w("unknown-name", ("nosuch", "workload"), "nosuch"),
+        w("missing-onnx", ("none.onnx", "not found"), "{w}/none.onnx"),
+        w("onnx-folder", ("odir.onnx", "directory"), "{w}/odir.onnx",
+          files=(("odir.onnx/x", "1"),)),
+        w("onnx-fifo", ("fifo.onnx", "regular"), "{w}/fifo.onnx", fifos=("fifo.onnx",)),
+        w("out-under-file", ("--output", "afile"), "bert-large", "-o", "{w}/afile/g.yaml",
+          files=(("afile", "x"),)),
+        w("name-control", ("--name",), "bert-large", "--name", "a\x07b"),
+    ]
+    onnx = _onnx_bytes()
+    if onnx:
+        cases += [
+            w("onnx-corrupt", ("bad.onnx", "ONNX"), "{w}/bad.onnx",
+              files=(("bad.onnx", b"\x08\x07\x12\x04junk\xff\xff\xff"),)),
+            w("onnx-text", ("bad.onnx", "ONNX"), "{w}/bad.onnx",
+              files=(("bad.onnx", "hello, this is not a model\n"),)),
+            w("onnx-truncated", ("m.onnx",), "{w}/m.onnx",
+              files=(("m.onnx", onnx["bert"][: len(onnx["bert"]) // 2]),)),
+            w("onnx-empty", ("m.onnx", "graph"), "{w}/m.onnx", files=(("m.onnx", b""),)),
+            w("onnx-no-nodes", ("m.onnx", "graph"), "{w}/m.onnx",
+              files=(("m.onnx", onnx["empty"]),)),
+            w("onnx-symbolic-batch", ("m.onnx", "batch_size", "shape[0]"), "{w}/m.onnx",
+              files=(("m.onnx", onnx["bert"]),)),
+            w("onnx-symbolic-seq", ("m.onnx", "sequence_length", "shape[1]"), "{w}/m.onnx",
+              "--batch", "2", files=(("m.onnx", onnx["bert"]),)),
+            w("onnx-unused-dim", ("m.onnx", "--dim", "colour"), "{w}/m.onnx", "--batch", "1",
+              "--seq-len", "4", "--dim", "colour=3", files=(("m.onnx", onnx["bert"]),)),
+            w("onnx-huge-batch", ("batch",), "{w}/m.onnx", "--batch", "4294967296",
+              "--seq-len", "4", files=(("m.onnx", onnx["bert"]),)),
+            w("onnx-huge-product", ("m.onnx", "graph"), "{w}/m.onnx", "--batch", "2147483648",
+              "--seq-len", "2147483648", files=(("m.onnx", onnx["bert"]),)),
+            w("onnx-huge-static-dim", ("m.onnx", "shape[0]"), "{w}/m.onnx",
+              files=(("m.onnx", onnx["huge"]),)),
+            w("onnx-huge-macs", ("m.onnx", "wide_mm"), "{w}/m.onnx",
+              files=(("m.onnx", onnx["wide"]),)),
+            w("onnx-inner-mismatch", ("m.onnx", "fc1"), "{w}/m.onnx",
+              files=(("m.onnx", onnx["mismatch"]),)),
+            w("onnx-phase", ("m.onnx", "phase"), "{w}/m.onnx", "--phase", "decode",
+              files=(("m.onnx", onnx["tiny"]),)),
+            Case("study-onnx-symbolic", "study", ("study", "{w}/s.yaml", "-o", "{w}/out"),
+                 (("s.yaml", "designs: [cim_rf]\nmacros: [analog6T]\nsweep_m: []\n"
+                             "workloads: [{w}/m.onnx]\n"), ("m.onnx", onnx["bert"])),
+                 ("m.onnx", "batch_size")),
+            Case("study-onnx-corrupt", "study", ("study", "{w}/s.yaml", "-o", "{w}/out"),
+                 (("s.yaml", "designs: [cim_rf]\nmacros: [analog6T]\nsweep_m: []\n"
+                             "models: [{model: {w}/m.onnx, batch: 1}]\n"),
+                  ("m.onnx", b"\x08\x07\x12\x04junk\xff\xff\xff")),
+                 ("s.yaml", "models[0]", "m.onnx")),
+        ]
+    cases.append(Case("study-config-no-seq-len", "study", ("study", "{w}/s.yaml", "-o", "{w}/out"),
+                      (("s.yaml", "designs: [cim_rf]\nmacros: [analog6T]\nsweep_m: []\n"
+                                  "models: [{model: {w}/config.json}]\n"),
+                       ("config.json", json.dumps(LLAMA_TINY))),
+                      ("s.yaml", "models[0].seq_len")))
+    return cases
+
+
 # ---------------------------------------------------------------------------- diff
 
 def _summary(points: Any = None, **top: Any) -> str:
@@ -975,6 +1108,7 @@ def _corpus() -> tuple[Case, ...]:
     return (*_problem_cases(), *_arch_cases(), *_mapping_cases(), *_table_cases(),
             *_model_paths(), *_weak_message_cases(), *_map_cases(), *_ert_library_cases(),
             *_components_cases(), *_study_cases(), *_diff_cases(), *_export_cases(),
+            *_workload_cases(),
             *_compare_cases())
 
 

@@ -68,7 +68,7 @@ def test_corpus_covers_every_subcommand_it_owns():
     for c in corpus():
         counts[c.command] = counts.get(c.command, 0) + 1
     assert set(counts) == {"model", "map", "ert", "components", "study", "diff", "export",
-                           "compare"}
+                           "compare", "workload"}
     assert min(counts.values()) >= 5
 
 

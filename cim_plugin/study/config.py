@@ -101,9 +101,13 @@ def _models(value: Any, file: str | None) -> tuple[dict[str, Any], ...]:
         try:
             model_entry(m["model"], **{k: v for k, v in m.items() if k not in ("model", "name")})
         except InputError as exc:
-            detail = f"{exc.file}: {exc.detail}" if exc.file else exc.detail  # a model file
-            raise InputError(detail, file=file, field=f"models[{i}].{exc.field or 'model'}",
-                             expected=exc.expected) from None
+            where, detail = f"models[{i}].{exc.field or 'model'}", exc.detail
+            if exc.file:                 # inside a model file: name the file and its field
+                params = ("model", "batch", "seq_len", "phase", "attention", "dims")
+                inner = f"{exc.field}: " if exc.field and exc.field not in params else ""
+                where = f"models[{i}]" if inner else where
+                detail = f"{exc.file}: {inner}{exc.detail}"
+            raise InputError(detail, file=file, field=where, expected=exc.expected) from None
         except TypeError as exc:
             raise InputError(f"bad parameter: {exc}", file=file, field=f"models[{i}]",
                              expected="parameters of the model preset") from None
