@@ -52,6 +52,8 @@ PER_INPUT_OPS = frozenset({
     "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare", "ArgMax", "ArgMin", "TopK",
     "CumSum"})
 POOL_OPS = frozenset({"MaxPool", "AveragePool", "LpPool"})
+#: operators whose subgraphs are not read (their arithmetic is unknown)
+CONTROL_FLOW_OPS = frozenset({"If", "Loop", "Scan"})
 
 
 def _onnx():
@@ -236,6 +238,8 @@ def _elements(shape: list[int | None] | None) -> int | None:
 def _skipped_ops(node, shapes) -> int | None:
     """Arithmetic of an operator that is not a GEMM (see `SkippedOps`)."""
     op = node.op_type
+    if op in CONTROL_FLOW_OPS:
+        return None
     if op in LAYOUT_OPS:
         return 0
     if op in PER_INPUT_OPS:
