@@ -190,3 +190,16 @@ def test_study_models_entry_with_a_config(tmp_path):
     # down 1x64x128, score 1x16x16, context 1x16x16, router none, LM head 1x100x64
     assert {(r.m, r.n, r.k) for r in df.itertuples()} == {
         (1, 64, 64), (1, 32, 64), (1, 128, 64), (1, 64, 128), (1, 16, 16), (1, 100, 64)}
+
+
+def test_missing_onnx_package_is_one_clear_line(tmp_path, capsys, monkeypatch):
+    """Without the optional onnx package an .onnx input says what to install."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "onnx", None)          # `import onnx` fails
+    p = tmp_path / "m.onnx"
+    p.write_bytes(b"\x08\x07")
+    assert main(["workload", str(p)]) == 1
+    err = capsys.readouterr().err
+    assert "onnx package" in err and "cim-plugin[onnx]" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err

@@ -130,21 +130,28 @@ def _groups(group: int, c_in: int, c_out: int) -> None:
                            f"{c_out} out)")
 
 
+def _conv_operands(op: str, x: Sequence[int], w: Sequence[int],
+                   kernel_shape: Sequence[int] | None) -> tuple[int, int, list[int], list[int]]:
+    """(batch, input channels, spatial sizes, kernel sizes) of checked X and W."""
+    if len(x) < 3 or len(w) != len(x):
+        raise NotLowerable(f"{op} needs X [N, C, spatial...] and W of the same rank, got "
+                           f"{list(x)} and {list(w)}")
+    _positive(x, "input X")
+    _positive(w, "weights W")
+    kernel = list(w[2:])
+    if kernel_shape and list(kernel_shape) != kernel:
+        raise NotLowerable(f"kernel_shape {list(kernel_shape)} differs from W {list(w)}")
+    return x[0], x[1], list(x[2:]), kernel
+
+
 def conv(x: Sequence[int], w: Sequence[int], *, group: int = 1,
          kernel_shape: Sequence[int] | None = None, strides: Sequence[int] | None = None,
          pads: Sequence[int] | None = None, dilations: Sequence[int] | None = None,
          auto_pad: str = "NOTSET") -> Shape3:
     """Conv lowered by im2col (see module docstring); 1-D, 2-D and 3-D alike."""
-    if len(x) < 3 or len(w) != len(x):
-        raise NotLowerable(f"Conv needs X [N, C, spatial...] and W of the same rank, got "
-                           f"{list(x)} and {list(w)}")
-    _positive(x, "input X")
-    _positive(w, "weights W")
-    batch, c_in, spatial = x[0], x[1], list(x[2:])
-    c_out, c_per_group, kernel = w[0], w[1], list(w[2:])
+    batch, c_in, spatial, kernel = _conv_operands("Conv", x, w, kernel_shape)
+    c_out, c_per_group = w[0], w[1]
     nd = len(spatial)
-    if kernel_shape and list(kernel_shape) != kernel:
-        raise NotLowerable(f"kernel_shape {list(kernel_shape)} differs from W {list(w)}")
     _groups(group, c_in, c_out)
     if c_per_group * group != c_in:
         raise NotLowerable(f"W has {c_per_group} input channels per group, X has {c_in} "
@@ -161,15 +168,7 @@ def conv(x: Sequence[int], w: Sequence[int], *, group: int = 1,
 def conv_transpose(x: Sequence[int], w: Sequence[int], *, group: int = 1,
                    kernel_shape: Sequence[int] | None = None) -> Shape3:
     """ConvTranspose lowered per input pixel (see module docstring)."""
-    if len(x) < 3 or len(w) != len(x):
-        raise NotLowerable(f"ConvTranspose needs X [N, C, spatial...] and W of the same "
-                           f"rank, got {list(x)} and {list(w)}")
-    _positive(x, "input X")
-    _positive(w, "weights W")
-    batch, c_in, spatial = x[0], x[1], list(x[2:])
-    kernel = list(w[2:])
-    if kernel_shape and list(kernel_shape) != kernel:
-        raise NotLowerable(f"kernel_shape {list(kernel_shape)} differs from W {list(w)}")
+    batch, c_in, spatial, kernel = _conv_operands("ConvTranspose", x, w, kernel_shape)
     if w[0] != c_in:
         raise NotLowerable(f"W has {w[0]} input channels, X has {c_in}")
     c_out = w[1] * group
