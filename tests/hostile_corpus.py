@@ -908,12 +908,23 @@ def _onnx_bytes() -> dict[str, bytes]:
     wmm = wide.op("MatMul", [wide.input("x", [2**30, 2**30]), wide.weight("w", [2**30, 8])],
                   "wide_mm")
     empty = helper.make_model(helper.make_graph([], "empty", [], []))
+    f32 = 1                                  # TensorProto.FLOAT
+    custom = helper.make_model(helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"], name="mm"),
+         helper.make_node("FastGelu", ["y"], ["z"], name="gelu", domain="com.microsoft"),
+         helper.make_node("MatMul", ["z", "w2"], ["o"], name="mm2")], "fused",
+        [helper.make_tensor_value_info("x", f32, [2, 64]),
+         helper.make_tensor_value_info("w", f32, [64, 32]),
+         helper.make_tensor_value_info("w2", f32, [32, 16])],
+        [helper.make_tensor_value_info("o", f32, [2, 16])]),
+        opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)])
+    custom.ir_version = 8
     return {"bert": onnx_models.bert_like(layers=1).SerializeToString(),
             "mismatch": g.model(fc).SerializeToString(),
             "huge": huge.model(big).SerializeToString(),
             "wide": wide.model(wmm).SerializeToString(),
             "tiny": onnx_models.tiny().SerializeToString(),
-            "empty": empty.SerializeToString()}
+            "empty": empty.SerializeToString(), "custom": custom.SerializeToString()}
 
 
 def _workload_cases() -> list[Case]:
@@ -998,6 +1009,8 @@ def _workload_cases() -> list[Case]:
               files=(("m.onnx", onnx["wide"]),)),
             w("onnx-inner-mismatch", ("m.onnx", "fc1"), "{w}/m.onnx",
               files=(("m.onnx", onnx["mismatch"]),)),
+            w("onnx-custom-op", ("m.onnx", "mm2", "com.microsoft.FastGelu"), "{w}/m.onnx",
+              files=(("m.onnx", onnx["custom"]),)),
             w("onnx-phase", ("m.onnx", "phase"), "{w}/m.onnx", "--phase", "decode",
               files=(("m.onnx", onnx["tiny"]),)),
             Case("study-onnx-symbolic", "study", ("study", "{w}/s.yaml", "-o", "{w}/out"),

@@ -171,6 +171,28 @@ def test_einsum_lowering(eq, a, b, expected):
     assert low.einsum(eq, a, b) == expected
 
 
+def test_weights_in_external_data_are_never_read(tmp_path):
+    """A model saved with its weights in a separate file (as large models are): only the
+    shapes matter, so the GEMMs are the same with the weights file present or gone."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = numpy_helper.from_array(np.zeros((64, 32), np.float32), "w")
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"], name="mm")], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 64])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 32])], initializer=[w])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    path = tmp_path / "ext.onnx"
+    onnx.save_model(model, str(path), save_as_external_data=True, location="w.bin",
+                    size_threshold=0)
+    assert _rows(import_model(path, batch=3).raw) == [("mm", 3, 32, 64, 1)]
+    (tmp_path / "w.bin").unlink()
+    assert _rows(import_model(path, batch=3).raw) == [("mm", 3, 32, 64, 1)]
+
+
 # --------------------------------------------------------------------------- bad models
 
 def test_corrupt_and_unsupported_files(tmp_path, capsys):

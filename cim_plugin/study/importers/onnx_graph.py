@@ -92,12 +92,30 @@ def _parse(path: Path):
     if not model.graph.node:
         raise InputError("the file holds no ONNX graph nodes", file=file, field="graph",
                          expected=EXPECTED)
+    _external_weights_as_inputs(model)
     try:
         onnx.checker.check_model(model)
     except Exception as exc:  # noqa: BLE001 - ValidationError and protobuf errors
         raise InputError(f"invalid ONNX model: {_first_line(exc)}", file=file,
                          field="graph", expected="a model that onnx.checker accepts") from None
     return model
+
+
+def _external_weights_as_inputs(model) -> None:
+    """Initializers kept in external data files become typed graph inputs: only their
+    shapes matter, so the files are never read and need not be present (the checker
+    would otherwise look for them relative to the working folder)."""
+    from onnx import TensorProto, helper
+
+    external = [t for t in model.graph.initializer if t.data_location == TensorProto.EXTERNAL]
+    if not external:
+        return
+    kept = [t for t in model.graph.initializer if t.data_location != TensorProto.EXTERNAL]
+    declared = {vi.name for vi in model.graph.input}
+    del model.graph.initializer[:]
+    model.graph.initializer.extend(kept)
+    model.graph.input.extend(helper.make_tensor_value_info(t.name, t.data_type, list(t.dims))
+                             for t in external if t.name not in declared)
 
 
 def _value_for(param: str, axis: int, dims: Mapping[str, int], batch: int | None,
@@ -189,24 +207,32 @@ def _attrs(node) -> dict[str, Any]:
     return {a.name: helper.get_attribute_value(a) for a in node.attribute}
 
 
-def _operand(node, index: int, shapes: dict[str, list[int | None]], file: str,
-             where: str) -> list[int]:
+def _operand(node, index: int, shapes: dict[str, list[int | None]], producers: dict[str, Any],
+             file: str, where: str) -> list[int]:
     if index >= len(node.input) or not node.input[index]:
         raise InputError(f"input {index} is missing", file=file, field=where,
                          expected=f"a {node.op_type} with its operands")
     shape = shapes.get(node.input[index])
     if shape is None or any(d is None for d in shape):
-        raise InputError(f"the shape of input {_label(node.input[index], '?')!r} is unknown "
-                         f"({shape})", file=file, field=where,
-                         expected="shapes ONNX can infer: give the symbolic dimensions values "
-                                  "(--batch, --seq-len, --dim NAME=VALUE)")
+        name = _label(node.input[index], "?")
+        maker = producers.get(node.input[index])
+        if maker is not None and maker.domain not in ("", "ai.onnx"):
+            raise InputError(f"the shape of input {name!r} is unknown: it comes from node "
+                             f"{_label(maker.name, '?')!r} ({maker.domain}.{maker.op_type}), "
+                             "whose shapes ONNX cannot infer", file=file, field=where,
+                             expected="a model of standard ONNX operators (exported without "
+                                      "runtime-specific fusions)")
+        raise InputError(f"the shape of input {name!r} is unknown ({shape})", file=file,
+                         field=where, expected="shapes ONNX can infer: give the symbolic "
+                                               "dimensions values (--batch, --seq-len, --dim "
+                                               "NAME=VALUE)")
     return [int(d) for d in shape]
 
 
-def _lower(node, shapes, file: str, where: str) -> lowering.Shape3 | None:
+def _lower(node, shapes, producers, file: str, where: str) -> lowering.Shape3 | None:
     ia, ib = GEMM_INPUTS[node.op_type]
-    a = _operand(node, ia, shapes, file, where)
-    b = _operand(node, ib, shapes, file, where)
+    a = _operand(node, ia, shapes, producers, file, where)
+    b = _operand(node, ib, shapes, producers, file, where)
     at = _attrs(node)
     op = node.op_type
     if op in ("MatMul", "MatMulInteger", "QLinearMatMul"):
@@ -259,6 +285,7 @@ def read_onnx(path: str | Path, *, batch: int | None = None, seq_len: int | None
     values = _fix_inputs(model, file, dict(dims or {}), batch, seq_len)
     model = _infer(model, file)
     shapes = _shapes(model)
+    producers = {out: node for node in model.graph.node for out in node.output}
     raw: list[Gemm] = []
     skipped: dict[str, list[int]] = {}          # op -> [nodes, ops, unknown]
     for i, node in enumerate(model.graph.node):
@@ -267,7 +294,7 @@ def read_onnx(path: str | Path, *, batch: int | None = None, seq_len: int | None
         shape = None
         if node.domain in ("", "ai.onnx") and node.op_type in GEMM_INPUTS:
             try:
-                shape = _lower(node, shapes, file, where)
+                shape = _lower(node, shapes, producers, file, where)
             except lowering.NotLowerable as exc:
                 raise InputError(str(exc), file=file, field=where,
                                  expected=f"a valid {node.op_type}") from None
