@@ -193,6 +193,21 @@ def test_weights_in_external_data_are_never_read(tmp_path):
     assert _rows(import_model(path, batch=3).raw) == [("mm", 3, 32, 64, 1)]
 
 
+def test_einsum_that_is_not_a_gemm_is_skipped(tmp_path):
+    """A one-operand Einsum (a trace) and an elementwise one are listed as skipped, next
+    to the GEMM-like Einsum of the same graph (8x16 . 16x4 -> M 8, N 4, K 16) and a MatMul
+    (8x4 . 4x8 -> M 8, N 8, K 4)."""
+    g = onnx_models.Graph()
+    x, w = g.input("x", [8, 16]), g.weight("w", [16, 4])
+    y = g.op("Einsum", [x, w], "proj", equation="mk,kn->mn")
+    y = g.op("Einsum", [y, y], "square", equation="ij,ij->ij")
+    t = g.op("Einsum", [g.op("MatMul", [y, g.weight("w2", [4, 8])], "mm")], "trace",
+             equation="ii->")
+    imp = import_model(onnx_models.save(g.model(t), tmp_path / "e.onnx"))
+    assert _rows(imp.raw) == [("proj", 8, 4, 16, 1), ("mm", 8, 8, 4, 1)]
+    assert {s.op_type: s.nodes for s in imp.skipped} == {"Einsum": 2}
+
+
 # --------------------------------------------------------------------------- bad models
 
 def test_corrupt_and_unsupported_files(tmp_path, capsys):

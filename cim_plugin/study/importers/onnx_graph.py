@@ -230,6 +230,8 @@ def _operand(node, index: int, shapes: dict[str, list[int | None]], producers: d
 
 
 def _lower(node, shapes, producers, file: str, where: str) -> lowering.Shape3 | None:
+    if node.op_type == "Einsum" and len(node.input) != 2:
+        return None                          # one operand (a trace) or three: not a GEMM
     ia, ib = GEMM_INPUTS[node.op_type]
     a = _operand(node, ia, shapes, producers, file, where)
     b = _operand(node, ib, shapes, producers, file, where)
@@ -250,8 +252,6 @@ def _lower(node, shapes, producers, file: str, where: str) -> lowering.Shape3 | 
         return lowering.conv_transpose(a, b, group=int(at.get("group", 1)),
                                        kernel_shape=at.get("kernel_shape"))
     eq = at.get("equation", b"")
-    if len(node.input) != 2:
-        return None
     return lowering.einsum(eq.decode() if isinstance(eq, bytes) else str(eq), a, b)
 
 
