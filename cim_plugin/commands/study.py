@@ -16,6 +16,8 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from cim_plugin.commands.argtypes import positive_int
@@ -29,6 +31,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--jobs", type=positive_int, default=None, metavar="N",
                    help="worker processes (default: all usable cores, at most 8; "
                         "capped at the usable cores)")
+    p.add_argument("--scheduler", default=None, metavar="pool|dask|dask://HOST:PORT",
+                   help="where design points run: pool (local processes, default), dask (a "
+                        "local Dask cluster of --jobs workers) or dask://HOST:PORT (a running "
+                        "Dask scheduler); Dask needs pip install 'cim-plugin[dask]'")
     p.add_argument("--paper-compat", action="store_true", default=None,
                    help="also compute the method's original post-processing metrics")
     p.add_argument("--backend", choices=("embedded", "timeloop"), default=None)
@@ -37,6 +43,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="exit 0 even when some design points could not be evaluated")
     p.add_argument("--force", action="store_true",
                    help="write into an existing, non-empty folder that cim-plugin did not make")
+
+
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield
 
 
 def run(args: argparse.Namespace) -> int:
@@ -53,6 +64,9 @@ def run(args: argparse.Namespace) -> int:
         study_points,
     )
 
+    from cim_plugin.study.executors import open_executor, parse_scheduler
+
+    scheduler = parse_scheduler(args.scheduler)
     cfg = load_config(args.config, {"paper_compat": args.paper_compat, "backend": args.backend})
     if cfg.backend == "timeloop":
         from cim_plugin.backends import timeloop as tl
@@ -70,20 +84,43 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"{len(points)} design points", file=args.config, field="workloads",
                          expected=f"a study of at most {MAX_STUDY_POINTS} design points "
                                   "(GEMM shapes x (1 + designs x macros))")
+    sweep = None
+    if cfg.macro_sweep is not None:
+        from cim_plugin.dse.sweep import MacroSweep, check_point_count
+
+        sweep = MacroSweep.from_dict(cfg.macro_sweep)
+        check_point_count(sweep, len(cfg.designs), len({(g.m, g.n, g.k) for g in gemms}),
+                          args.config)
     jobs, note = capped_jobs(args.jobs if args.jobs is not None else default_jobs())
     if note:
         print(f"cim-plugin study: note: {note}", file=sys.stderr)
+    if scheduler.kind == "dask":
+        from cim_plugin.study.executors import require_dask
+
+        require_dask()                     # fails at once, saying how to install it
     with SafeFolder.open(out, flag="--output-dir") as folder, folder.lock("study"):
         if MARKER not in folder.entries():
             folder.write_bytes(MARKER, marker_text("study").encode())
-        records = run_points(cfg, points, out, jobs, progress=not args.no_progress)
-        errors = [r for r in records.values() if not isinstance(r, dict)]
-        failed = len(errors)
-        if failed == len(points):
-            raise CimPluginError(f"no design point could be evaluated; first error: {errors[0]}")
-        df = result_rows(cfg, gemms, records)
-        summary = summarize(df, cfg)
-        render_outputs(cfg, df, summary, len(points)).publish(folder)
+        executor = open_executor(scheduler, jobs) \
+            if scheduler.kind == "dask" or sweep is not None else None
+        with executor if executor is not None else _nothing():
+            remote = executor if scheduler.kind == "dask" else None
+            records = run_points(cfg, points, out, jobs, progress=not args.no_progress,
+                                 executor=remote)
+            errors = [r for r in records.values() if not isinstance(r, dict)]
+            failed = len(errors)
+            if failed == len(points):
+                raise CimPluginError(f"no design point could be evaluated; first error: {errors[0]}")
+            df = result_rows(cfg, gemms, records)
+            summary = summarize(df, cfg)
+            if sweep is None:
+                render_outputs(cfg, df, summary, len(points)).publish(folder)
+            else:
+                from cim_plugin.dse.study import sweep_and_publish
+
+                sweep_note = sweep_and_publish(cfg, sweep, gemms, df, summary, len(points),
+                                               folder, executor, not args.no_progress)
+                print(sweep_note, file=sys.stderr)
     print(f"{len(points)} design points ({failed} could not be evaluated) in "
           f"{time.perf_counter() - t0:.1f} s", file=sys.stderr)
     if not failed:

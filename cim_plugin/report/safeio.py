@@ -25,6 +25,7 @@ import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 from cim_plugin.errors import InputError
 from cim_plugin.report import default_mode
@@ -119,8 +120,9 @@ class SafeFolder:
             data = fh.read(limit + 1)
         return data if len(data) <= limit else None
 
-    def write_temp(self, name: str, data: bytes) -> str:
-        """Write `data` to a new file with an unpredictable name next to `name`."""
+    def open_temp(self, name: str) -> tuple[str, BinaryIO]:
+        """A new file with an unpredictable name next to `name`, open for writing: for
+        outputs streamed to disk piece by piece and published (renamed) at the end."""
         _plain_name(name)
         for _ in range(16):
             tmp = f".{name}.{secrets.token_hex(8)}.tmp"
@@ -133,14 +135,24 @@ class SafeFolder:
                 raise self._error(name, exc) from None
             try:
                 os.fchmod(fd, default_mode())
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(data)
             except OSError as exc:
+                os.close(fd)
                 self.remove(tmp)
                 raise self._error(name, exc) from None
-            return tmp
+            return tmp, os.fdopen(fd, "wb")
         raise InputError("cannot create a temporary file", file=str(self.path / name),
                          field=self.flag, expected="a writable output folder")
+
+    def write_temp(self, name: str, data: bytes) -> str:
+        """Write `data` to a new file with an unpredictable name next to `name`."""
+        tmp, fh = self.open_temp(name)
+        try:
+            with fh:
+                fh.write(data)
+        except OSError as exc:
+            self.remove(tmp)
+            raise self._error(name, exc) from None
+        return tmp
 
     def publish(self, tmp: str, name: str) -> None:
         """Rename a temporary file over `name` (a link at `name` is replaced, not followed)."""

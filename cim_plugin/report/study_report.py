@@ -159,7 +159,8 @@ def best_choices(summary: pd.DataFrame, cfg: StudyConfig) -> list[dict[str, Any]
 
 
 def render_outputs(cfg: StudyConfig, df: pd.DataFrame, summary: pd.DataFrame,
-                   total_points: int | None = None) -> Staging:
+                   total_points: int | None = None,
+                   extra: tuple[dict[str, bytes], list[str]] | None = None) -> Staging:
     """Every output of a study, rendered in memory: nothing reaches the folder unless all
     of them could be produced (`Staging.publish`)."""
     from cim_plugin.report.plots import render_plots
@@ -173,7 +174,9 @@ def render_outputs(cfg: StudyConfig, df: pd.DataFrame, summary: pd.DataFrame,
     staging.add("summary.json", summary_json(summary, cfg))
     for name, data in render_plots(cfg, df, summary).items():
         staging.add(name, data)
-    md, body = report_text(cfg, df, summary, total_points)
+    md, body = report_text(cfg, df, summary, total_points, extra[1] if extra else None)
+    for name, data in (extra[0] if extra else {}).items():     # e.g. the sweep's frontiers
+        staging.add(name, data)
     staging.add("report.md", md)
     staging.add("report.html", body)
     return staging
@@ -264,7 +267,8 @@ def failure_lines(df: pd.DataFrame, total_points: int | None = None) -> list[str
 
 
 def report_text(cfg: StudyConfig, df: pd.DataFrame, summary: pd.DataFrame,
-                total_points: int | None = None) -> tuple[str, str]:
+                total_points: int | None = None,
+                extra_lines: list[str] | None = None) -> tuple[str, str]:
     """report.md and report.html; every name from the inputs is escaped."""
     best = best_choices(summary, cfg)
     parts = ["# CiM study: what, when, where", "", *failure_lines(df, total_points),
@@ -315,6 +319,7 @@ def report_text(cfg: StudyConfig, df: pd.DataFrame, summary: pd.DataFrame,
               "## Figures", "", "![TOPS/W vs GOPS](tops_vs_gops.png)", "",
               "![Normalized](normalized.png)", "", "![Energy breakdown](energy_breakdown.png)", "",
               "![Sweep heatmap](sweep_heatmap.png)", ""]
+    parts += extra_lines or []
     errors = failed_points(df)
     if len(errors):
         parts += ["## Points that could not be evaluated", ""]

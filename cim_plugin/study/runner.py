@@ -204,12 +204,17 @@ def _worker(task: _Task) -> tuple[Point, dict[str, Any] | str]:
 
 
 def run_points(cfg: StudyConfig, points: list[Point], out_dir: Path, jobs: int,
-               progress: bool = True) -> dict[Point, dict[str, Any] | str]:
-    """Every point evaluated (or read from `<out_dir>/cache`), in `jobs` processes.
+               progress: bool = True, executor: Any = None) -> dict[Point, dict[str, Any] | str]:
+    """Every point evaluated (or read from `<out_dir>/cache`), in `jobs` processes, or on
+    `executor` (a Dask cluster, `cim_plugin.study.remote`) when one is given.
 
     `jobs` is taken as given (the command caps it at the usable cores); worker
     processes end with the study, however it ends.
     """
+    if executor is not None:
+        from cim_plugin.study.remote import run_points_on
+
+        return run_points_on(executor, cfg, points, out_dir, progress)
     fp = fingerprint(cfg.backend)
     PointCache(out_dir).close()                  # the cache folder exists and is no link
     tasks = [_Task(p, cfg, str(out_dir), fp) for p in points]

@@ -1,0 +1,1 @@
+"""Design-space exploration: sweeps of hypothetical CiM macros and break-even frontiers."""

@@ -1,0 +1,164 @@
+"""The cheap path of a macro sweep: priority mapping plus the model, no search.
+
+For one placement and one macro geometry (Rp, Cp, Rh, Ch, bits, area factor) every
+GEMM shape is built, sized and mapped once with the method's priority algorithm and
+counted once by the engine; the latency, energy-per-MAC and write-energy variants of
+that geometry are then priced together by `cim_plugin.model.recost` (numpy arrays), so
+thousands of hypothetical macros cost about as much as one. The counts of a geometry
+are kept per process (`_counted`), so the chunks of one geometry reuse them.
+
+Figures are per workload: count-weighted sums of energy (pJ) and cycles over the
+workload's GEMMs (they run one after another), as the study's totals.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from cim_plugin.dse.sweep import Chunk, MacroSweep
+from cim_plugin.library.macro import Macro
+
+#: name the hypothetical macro has in the designs it is built into
+HYPOTHETICAL = "hypothetical"
+
+
+@dataclass(frozen=True)
+class Workloads:
+    """The study's GEMM shapes and, per workload, (shape index, count) pairs."""
+
+    shapes: tuple[tuple[int, int, int], ...]
+    table: tuple[tuple[str, tuple[tuple[int, int], ...]], ...]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.table)
+
+
+def workloads_of(gemms: list[Any]) -> Workloads:
+    shapes = sorted({(g.m, g.n, g.k) for g in gemms})
+    index = {s: i for i, s in enumerate(shapes)}
+    per: dict[str, list[tuple[int, int]]] = {}
+    for g in gemms:
+        per.setdefault(g.workload, []).append((index[(g.m, g.n, g.k)], int(g.count)))
+    return Workloads(tuple(shapes), tuple((w, tuple(v)) for w, v in sorted(per.items())))
+
+
+def hypothetical_macro(structure: dict[str, Any], latency: float = 1.0,
+                       energy_per_mac: float = 1.0, write_energy: float = 1.0) -> Macro:
+    """A macro of the sweep at 45 nm, its energies as the designs see them."""
+    bits = int(structure["bits"])
+    weights = int(structure["Rp"]) * int(structure["Cp"]) * int(structure["Rh"]) * \
+        int(structure["Ch"])
+    return Macro(name=HYPOTHETICAL, rp=int(structure["Rp"]), cp=int(structure["Cp"]),
+                 rh=int(structure["Rh"]), ch=int(structure["Ch"]),
+                 capacity_bytes=max(1, math.ceil(weights * bits / 8)),
+                 latency_cycles=float(latency), energy_per_mac_pJ=float(energy_per_mac),
+                 write_energy_pJ=float(write_energy), area_factor=float(structure["area_factor"]),
+                 node_nm=45.0, precision_bits=bits, extra={"input_bits": bits})
+
+
+def sizing_mode(mode: str) -> str:
+    """The method's presets name shipped macros only; a hypothetical macro is sized by
+    area (its area factor decides how many fit), as the study sizes L2 placements."""
+    return "iso-area" if mode == "preset" else mode
+
+
+@dataclass(frozen=True)
+class Counted:
+    """One shape on one geometry: the engine, its result and the nest's temporal product."""
+
+    engine: Any
+    result: Any
+    temporal_product: int
+    cim_levels: tuple[str, ...]
+    banks: tuple[int, int]
+    area_um2: float
+
+
+@lru_cache(maxsize=512)
+def _counted(design: str, structure: tuple[tuple[str, Any], ...], shape: tuple[int, int, int],
+             sizing: str, banks: tuple[int, int], duplicate: bool, paper_compat: bool) -> Counted:
+    from cim_plugin.export.build import Sizing, build
+    from cim_plugin.library.ert_gen import generate_tables
+    from cim_plugin.library.loader import load_macro_library
+    from cim_plugin.library.tables import CIM_STORAGE_CLASSES, cim_selector
+    from cim_plugin.model.engine import Engine, ModelOptions
+    from cim_plugin.model.nest import build_nest
+    from cim_plugin.spec.problem import gemm_problem
+
+    macro = hypothetical_macro(dict(structure))
+    b = build(design, macro, shape, Sizing(mode=sizing_mode(sizing), banks=banks),
+              duplicate=duplicate)
+    arch = b.architecture
+    problem = gemm_problem(*shape)
+    macros = {**load_macro_library(), HYPOTHETICAL: macro}
+    ert, art = generate_tables(arch, macros=macros, paper_compat=paper_compat)
+    engine = Engine(arch, problem, ert, art, ModelOptions(compute_latency_cycles=1.0))
+    nest = build_nest(arch, problem, b.mapping.mapping())
+    result = engine.evaluate(nest)
+    # the levels priced with the macro's write energy (zero-cost CiM buffers are not)
+    cim = tuple(s.base_name for s in arch.storage if s.estimator_class in CIM_STORAGE_CLASSES
+                and cim_selector(s)[0] != "zero" and cim_selector(s)[1] == HYPOTHETICAL)
+    return Counted(engine, result, int(nest.temporal_product), cim,
+                   (b.params.banks_x, b.params.banks_y), float(result.area_um2))
+
+
+def _rounded(values: list[float]) -> np.ndarray:
+    """The ERT keeps energies to 9 decimals (`generate_tables`); so does the re-pricing."""
+    return np.array([round(v, 9) for v in values], dtype=float)
+
+
+@dataclass(frozen=True)
+class SweepTask:
+    """Everything a worker needs for one chunk (no file is read on the worker)."""
+
+    chunk: Chunk
+    sweep: MacroSweep
+    workloads: Workloads
+    sizing: str
+    banks: tuple[int, int]
+    duplicate: bool
+    paper_compat: bool
+
+
+def evaluate_chunk(task: SweepTask) -> dict[str, Any]:
+    """Per-workload energy (pJ) and cycles of every variant of one chunk, or an error
+    that holds for the whole geometry (e.g. not one macro fits the level's area)."""
+    from cim_plugin.model.recost import reprice
+
+    ch = task.chunk
+    var = task.sweep.costing(ch.start, ch.stop)
+    e_mac, e_write = _rounded(var["energy_per_mac_pJ"]), _rounded(var["write_energy_pJ"])
+    lat = np.array(var["latency_cycles"], dtype=float)
+    per_shape = {}
+    try:
+        for i, shape in enumerate(task.workloads.shapes):
+            c = _counted(ch.design, ch.structure, shape, task.sizing, task.banks,
+                         task.duplicate, task.paper_compat)
+            units = {name: {"fill": e_write, "update": e_write} for name in c.cim_levels}
+            per_shape[i] = (c, reprice(c.engine, c.result, c.temporal_product,
+                                       compute_energy=e_mac, latency=lat, level_units=units))
+    except Exception as exc:  # noqa: BLE001 - reported for the geometry, the sweep goes on
+        return {"error": f"{type(exc).__name__}: {exc}"}
+    energy, cycles = {}, {}
+    for name, rows in task.workloads.table:
+        e = np.zeros(len(lat))
+        cy = np.zeros(len(lat))
+        for idx, count in rows:
+            rep = per_shape[idx][1]
+            e = e + count * rep.energy_pJ
+            cy = cy + count * rep.cycles
+        energy[name] = e.tolist()
+        cycles[name] = cy.tolist()
+    first = per_shape[0][0]
+    return {"error": "", "energy_pJ": energy, "cycles": cycles, "banks": list(first.banks),
+            "area_um2": first.area_um2}
+
+
+__all__ = ["HYPOTHETICAL", "SweepTask", "Workloads", "evaluate_chunk", "hypothetical_macro",
+           "sizing_mode", "workloads_of"]

@@ -1,0 +1,38 @@
+"""A study with a `macro_sweep:`: the sweep runs after the study's own design points
+(the baseline's totals are what every hypothetical macro is compared with), and its
+files are published together with the study's outputs, or not at all."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cim_plugin.dse.run import SWEEP_FILE, baseline_totals, run_sweep
+from cim_plugin.dse.sweep import MacroSweep
+
+
+def sweep_and_publish(cfg: Any, sweep: MacroSweep, gemms: list[Any], df: Any, summary: Any,
+                      total_points: int, folder: Any, executor: Any, progress: bool) -> str:
+    """Run the sweep, render every output, publish them all; returns a one-line note."""
+    from cim_plugin.report.frontier_report import render_frontiers
+    from cim_plugin.report.study_report import render_outputs
+
+    run = run_sweep(cfg, sweep, gemms, baseline_totals(summary, cfg.baseline), folder,
+                    executor, progress)
+    try:
+        line = (f"Macro sweep: {run.macros} hypothetical macro placements (base "
+                f"{sweep.base}; {sweep.macros()} macros x {len(cfg.designs)} placements), "
+                f"{run.rows} rows in `sweep.csv`, evaluated with the method's priority "
+                "mapping and the model (no mapping search); "
+                + (f"{run.failed_chunks} groups of macros could not be evaluated (their rows "
+                   "carry the error)." if run.failed_chunks else "every macro was evaluated."))
+        extra = render_frontiers(folder.path / run.temp_name, sweep, line)
+        render_outputs(cfg, df, summary, total_points, extra=extra).publish(folder)
+        folder.publish(run.temp_name, SWEEP_FILE)
+    except BaseException:
+        folder.remove(run.temp_name)
+        raise
+    return (f"macro sweep: {run.macros} macro placements, {run.rows} rows"
+            + (f", {run.failed_chunks} groups not evaluated" if run.failed_chunks else ""))
+
+
+__all__ = ["sweep_and_publish"]

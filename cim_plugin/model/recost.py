@@ -1,0 +1,91 @@
+"""Re-pricing one evaluated loop nest for many energy tables and compute latencies.
+
+A mapping's access counts depend on the architecture, the problem and the mapping,
+not on what an action costs nor on how many cycles one compute operation takes. So a
+family of CiM macros that share one geometry (and hence one sizing and one priority
+mapping) but differ in energy per MAC, write energy or latency has one set of counts:
+the engine counts once (`Engine.evaluate`), and this module prices those counts for
+whole numpy arrays of unit energies and latencies. It applies the engine's cycle and
+energy rules with the shared counting functions of `cim_plugin.model.counts`, in the
+engine's order of summation, so one variant's figures equal a full evaluation of it.
+It never counts and never searches.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from cim_plugin.model.counts import level_cycles, priced, slowdown
+from cim_plugin.model.engine import Engine
+from cim_plugin.model.result import EvalResult
+
+
+@dataclass(frozen=True)
+class Repriced:
+    """Energy (pJ) and cycles of each variant, arrays of one length."""
+
+    energy_pJ: np.ndarray
+    cycles: np.ndarray
+
+
+def reprice(engine: Engine, result: EvalResult, temporal_product: int, *,
+            compute_energy: np.ndarray, latency: np.ndarray,
+            level_units: dict[str, dict[str, np.ndarray]] | None = None) -> Repriced:
+    """Figures of `result`'s counts under per-variant prices.
+
+    `compute_energy`: pJ per compute action; `latency`: cycles per compute operation;
+    `level_units`: for named storage levels, arrays replacing the ERT's `read`, `fill`,
+    `update` or `leak` unit (other levels and actions keep the engine's units).
+    `temporal_product` is the nest's product of temporal bounds (the compute cycles at a
+    latency of one).
+    """
+    arch = engine.arch
+    storage = arch.storage
+    n = len(storage)
+    by_name = {lv.name: lv for lv in result.levels}
+    lat = np.asarray(latency, dtype=float)
+    compute_cycles = temporal_product * lat
+    stats = [by_name[s.base_name].dataspaces if s.base_name in by_name else {} for s in storage]
+    lcycles = []
+    for i, level in enumerate(storage):
+        reads = sum(s.reads for s in stats[i].values())
+        writes = sum(s.fills + s.updates for s in stats[i].values())
+        slow = slowdown(compute_cycles, reads, writes, level.read_bandwidth,
+                        level.write_bandwidth, level.shared_bandwidth)
+        lcycles.append(level_cycles(compute_cycles, slow))
+    cycles = np.ceil(compute_cycles)
+    for c in lcycles:
+        cycles = np.maximum(cycles, c)
+    real = result.compute.computes
+    total = real * np.asarray(compute_energy, dtype=float)
+    units = level_units or {}
+    for i in range(n - 1, -1, -1):
+        level = storage[i]
+        base = engine.level_energy[i]
+        own = units.get(level.base_name, {})
+        read = own.get("read", base.read)
+        fill = own.get("fill", base.fill)
+        update = own.get("update", base.update)
+        leak = own.get("leak", base.leak)
+        level_total = np.zeros_like(total)
+        for s in stats[i].values():
+            energy = 0.0
+            for count, unit in ((s.reads, read), (s.fills, fill), (s.updates, update)):
+                if count <= 0:
+                    continue
+                energy = energy + priced(count, level.block_size, unit)
+            level_total = level_total + energy * s.utilized_instances
+        leaks = max([1, *(s.utilized_instances for s in stats[i].values())])
+        level_total = level_total + leak * cycles * leaks
+        total = total + level_total
+    return Repriced(np.asarray(total, dtype=float), np.asarray(cycles, dtype=float))
+
+
+def temporal_product(nest) -> int:
+    """Compute cycles of a nest at one cycle per operation."""
+    return int(nest.temporal_product)
+
+
+__all__ = ["Repriced", "reprice", "temporal_product"]

@@ -1,0 +1,204 @@
+"""Where a study's tasks run: in this process, in a local process pool, or on Dask.
+
+`--jobs N` (the default) runs tasks in N local worker processes (`cim_plugin.study.pool`
+rules: never more than the cores, never outliving the study). `--scheduler dask` runs
+them on a `dask.distributed.LocalCluster` of N worker processes started for the study,
+and `--scheduler dask://tcp://HOST:PORT` on the workers of a running Dask scheduler.
+
+Every executor offers the same two calls, `submit(fn, arg)` and `result(handle)`, and the
+callers (`cim_plugin.study.remote`, `cim_plugin.dse.run`) keep a bounded window of
+submitted tasks, read results back in submission order and write each to the cache and
+the output files on the client as it arrives. So memory on the client is bounded by the
+window, the outputs do not depend on which worker ran what, and a finished task is on
+disk before the next result is read. A worker that dies mid-task (killed, out of memory)
+is replaced by Dask's nanny and its tasks are rescheduled by the scheduler; finished
+results already on the client are not recomputed.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import re
+import sys
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from cim_plugin.errors import InputError, NotAvailableError
+
+#: how often a task is resubmitted after it raised on a worker (a lost worker is
+#: handled by the scheduler itself, which reschedules the task elsewhere)
+TASK_RETRIES = 2
+#: seconds to wait for a remote Dask scheduler
+CONNECT_TIMEOUT_S = 20
+_ADDRESS = re.compile(r"^(?:(tcp|tls|inproc|ucx|ws|wss)://)?([A-Za-z0-9_.\-\[\]:]+):([0-9]{1,5})$")
+
+
+@dataclass(frozen=True)
+class Scheduler:
+    """`kind` "pool" (local processes) or "dask"; `address` of a running Dask scheduler."""
+
+    kind: str = "pool"
+    address: str | None = None
+
+
+def parse_scheduler(text: str | None) -> Scheduler:
+    """`--scheduler` value: `pool`, `dask` or `dask://[tcp://]HOST:PORT`."""
+    if text is None or text == "pool":
+        return Scheduler()
+    if text == "dask":
+        return Scheduler("dask")
+    if text.startswith("dask://"):
+        rest = text[len("dask://"):]
+        m = _ADDRESS.match(rest)
+        if m and 0 < int(m.group(3)) < 65536:
+            return Scheduler("dask", f"{m.group(1) or 'tcp'}://{m.group(2)}:{m.group(3)}")
+    raise InputError(f"{text!r} is not a scheduler", field="--scheduler",
+                     expected="pool, dask (a local Dask cluster) or dask://HOST:PORT "
+                              "(e.g. dask://tcp://10.0.0.5:8786)")
+
+
+class _Done:
+    """A result computed at once (serial executor)."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+class SerialExecutor:
+    """Tasks in this process, one after the other (`--jobs 1`)."""
+
+    workers = 1
+
+    def __enter__(self) -> SerialExecutor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def submit(self, fn: Callable[[Any], Any], arg: Any) -> Any:
+        return _Done(fn(arg))
+
+    def result(self, handle: Any) -> Any:
+        return handle.value
+
+
+class PoolExecutor:
+    """Local worker processes that die with the study (`cim_plugin.study.pool`)."""
+
+    def __init__(self, jobs: int) -> None:
+        self.workers = jobs
+        self._pool: Any = None
+        self._ok = False
+
+    def __enter__(self) -> PoolExecutor:
+        from cim_plugin.study.pool import _die_with_parent
+
+        ctx = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else None)
+        self._pool = ctx.Pool(processes=self.workers, initializer=_die_with_parent,
+                              initargs=(os.getpid(),))
+        return self
+
+    def __exit__(self, exc_type: Any, *exc: object) -> None:
+        if exc_type is None:
+            self._pool.close()
+        else:
+            self._pool.terminate()            # not drained: the study stops at once
+        self._pool.join()
+
+    def submit(self, fn: Callable[[Any], Any], arg: Any) -> Any:
+        return self._pool.apply_async(fn, (arg,))
+
+    def result(self, handle: Any) -> Any:
+        return handle.get()
+
+
+class DaskExecutor:
+    """Tasks on a Dask cluster: a LocalCluster of `workers` processes, or the workers of
+    the scheduler at `address`."""
+
+    def __init__(self, address: str | None, workers: int) -> None:
+        self.address = address
+        self.workers = workers
+        self.client: Any = None
+        self.cluster: Any = None
+
+    def __enter__(self) -> DaskExecutor:
+        distributed = require_dask()
+        try:
+            if self.address is None:
+                self.cluster = distributed.LocalCluster(
+                    n_workers=self.workers, threads_per_worker=1, processes=True,
+                    dashboard_address=None, silence_logs=logging.ERROR)
+                self.client = distributed.Client(self.cluster)
+            else:
+                self.client = distributed.Client(self.address, timeout=CONNECT_TIMEOUT_S)
+                self.workers = max(1, len(self.client.scheduler_info().get("workers", {})))
+        except OSError as exc:
+            self.__exit__(None)
+            raise InputError(f"cannot reach the Dask scheduler ({exc})", field="--scheduler",
+                             expected="the address a running `dask scheduler` prints "
+                                      "(dask://tcp://HOST:PORT)") from None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.client is not None:
+            self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+    def submit(self, fn: Callable[[Any], Any], arg: Any) -> Any:
+        return self.client.submit(fn, arg, pure=False, retries=TASK_RETRIES)
+
+    def result(self, handle: Any) -> Any:
+        value = handle.result()
+        handle.release()
+        return value
+
+
+def in_order(executor: Any, fn: Callable[[Any], Any],
+             jobs: Iterable[tuple[Any, Any, Any]], window: int) -> Iterator[tuple[Any, Any, bool]]:
+    """`(tag, value, fresh)` for each `(tag, arg, cached)` of `jobs`, in their order.
+
+    A job whose `cached` value is not None is not run; the others run as `fn(arg)` with at
+    most `window` jobs in flight, so the results held at once stay bounded however many
+    jobs there are (and `jobs` may be a generator).
+    """
+    pending: deque[tuple[Any, Any, Any]] = deque()
+
+    def take() -> tuple[Any, Any, bool]:
+        tag, handle, cached = pending.popleft()
+        if handle is None:
+            return tag, cached, False
+        return tag, executor.result(handle), True
+
+    for tag, arg, cached in jobs:
+        pending.append((tag, None if cached is not None else executor.submit(fn, arg), cached))
+        if len(pending) >= window:
+            yield take()
+    while pending:
+        yield take()
+
+
+def require_dask() -> Any:
+    """`dask.distributed`, or a message saying how to install it."""
+    try:
+        import distributed
+    except ImportError:
+        raise NotAvailableError("--scheduler dask needs Dask's distributed scheduler, which is "
+                                "not installed: pip install 'cim-plugin[dask]'") from None
+    return distributed
+
+
+def open_executor(scheduler: Scheduler, jobs: int) -> Any:
+    """The executor for `--scheduler`/`--jobs` (use it as a context manager)."""
+    if scheduler.kind == "dask":
+        return DaskExecutor(scheduler.address, jobs)
+    return SerialExecutor() if jobs <= 1 else PoolExecutor(jobs)
+
+
+__all__ = ["DaskExecutor", "in_order", "PoolExecutor", "Scheduler", "SerialExecutor", "open_executor",
+           "parse_scheduler", "require_dask"]
