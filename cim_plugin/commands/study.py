@@ -56,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
     from cim_plugin.report.study_report import render_outputs, result_rows, summarize
     from cim_plugin.spec.limits import MAX_STUDY_POINTS
     from cim_plugin.study.config import load_config
+    from cim_plugin.study.executors import open_executor, parse_scheduler
     from cim_plugin.study.runner import (
         capped_jobs,
         default_jobs,
@@ -63,8 +64,6 @@ def run(args: argparse.Namespace) -> int:
         study_gemms,
         study_points,
     )
-
-    from cim_plugin.study.executors import open_executor, parse_scheduler
 
     scheduler = parse_scheduler(args.scheduler)
     cfg = load_config(args.config, {"paper_compat": args.paper_compat, "backend": args.backend})

@@ -114,13 +114,13 @@ class BreakEven:
     best_gops: float
 
 
-def break_even(table: pd.DataFrame) -> list[BreakEven]:
-    """Per workload and placement, from the "both" rows of an (energy, latency) frontier:
+def break_even(table: pd.DataFrame, metric: str = "both") -> list[BreakEven]:
+    """Per workload and placement, from the `metric` rows of an (energy, latency) frontier:
     the largest y up to which every swept y has a winning range below some x, and the
     smallest of those x thresholds (so x < x_max wins at every y <= y_max)."""
     out = []
     for (w, d), grp in table.groupby(["workload", "design"], sort=True):
-        both = grp[grp["metric"] == "both"]
+        both = grp[grp["metric"] == metric]
         best_t = float(grp[grp["metric"] == "tops_per_w"]["best_ratio"].max())
         best_g = float(grp[grp["metric"] == "gops"]["best_ratio"].max())
         x_max = y_max = None

@@ -220,7 +220,7 @@ def _values(name: str, raw: Any, file: str | None) -> tuple[float | int, ...]:
 
 def macro_parameters(base: Any) -> dict[str, float | int]:
     """The base macro's parameters as the designs see them (45 nm, own precision)."""
-    from cim_plugin.library.tables import macro_energies_pJ, macro_area_um2, sram_area_um2
+    from cim_plugin.library.tables import macro_area_um2, macro_energies_pJ, sram_area_um2
 
     mac, write = macro_energies_pJ(base, 45.0, int(base.precision_bits))
     if base.area_factor:

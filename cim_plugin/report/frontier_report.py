@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from cim_plugin.dse.frontier import break_even, frontier_rows, reduce_file
+from cim_plugin.dse.frontier import BreakEven, break_even, frontier_rows, reduce_file
 from cim_plugin.dse.sweep import MacroSweep, macro_parameters
 from cim_plugin.report.markdown import md_text, plot_text
 
@@ -25,7 +25,6 @@ LABELS = {"energy_per_mac_pJ": "energy per MAC [pJ, 45 nm]", "latency_cycles":
           "latency [cycles per macro operation]", "write_energy_pJ": "write energy [pJ/word]",
           "area_factor": "area factor [x plain SRAM]", "bits": "precision [bits]",
           "Rp": "Rp", "Cp": "Cp", "Rh": "Rh", "Ch": "Ch"}
-DEFAULT_PAIR = ("energy_per_mac_pJ", "latency_cycles")
 
 
 def plot_name(x: str, y: str) -> str:
@@ -74,7 +73,9 @@ def _plot(table: pd.DataFrame, x: str, y: str, macros: list[tuple[str, dict[str,
                                                        .dropna())
             if vals and min(vals) > 0 and max(vals) / min(vals) > 10:    # spans decades
                 setter("log")
+                axis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0,)))
                 axis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+                axis.set_minor_locator(matplotlib.ticker.NullLocator())
         ax.set_xlabel(LABELS.get(x, x))
         ax.set_ylabel(LABELS.get(y, y))
         ax.grid(True, alpha=0.3)
@@ -96,26 +97,34 @@ def _fmt(v: float) -> str:
     return f"{v:.4g}"
 
 
+def _condition(b: BreakEven, x: str, y: str) -> str:
+    """"pJ/MAC < 0.3 at <= 9 cycles" (or the parameters' own names)."""
+    name = "pJ/MAC" if x == "energy_per_mac_pJ" else md_text(x)
+    bound = (f"{name} <= {_fmt(b.x_max)} (the whole swept range)" if b.x_everywhere
+             else f"{name} < {_fmt(b.x_max)}")
+    at = f"at <= {_fmt(b.y_max)} cycles" if y == "latency_cycles" \
+        else f"at {md_text(y)} <= {_fmt(b.y_max)}"
+    return f"{bound} {at}"
+
+
 def sentences(table: pd.DataFrame, x: str, y: str) -> list[str]:
     """One sentence per workload and placement from an (energy, latency)-like frontier."""
     out = []
+    tops_only = {(b.workload, b.design): b for b in break_even(table, "tops_per_w")}
     for b in break_even(table):
         where = LEVELS.get(b.design, b.design)
         if b.x_max is None:
+            t = tops_only.get((b.workload, b.design))
+            alone = (f"; on TOPS/W alone when {_condition(t, x, y)}"
+                     if t is not None and t.x_max is not None else "")
             out.append(f"- At {md_text(where)} no macro of the sweep beats the baseline on "
-                       f"{md_text(b.workload)} at the lowest swept {md_text(y)} (best "
-                       f"TOPS/W ratio {b.best_tops:.3g}x, best GOPS ratio {b.best_gops:.3g}x).")
+                       f"{md_text(b.workload)} at the lowest swept {md_text(y)} in both TOPS/W "
+                       f"and GOPS (best ratios {b.best_tops:.3g}x and {b.best_gops:.3g}x)"
+                       f"{alone}.")
             continue
-        bound = (f"{md_text(x)} <= {_fmt(b.x_max)} (the whole swept range)" if b.x_everywhere
-                 else f"{md_text(x)} < {_fmt(b.x_max)}")
-        if (x, y) == DEFAULT_PAIR:
-            bound = (f"pJ/MAC <= {_fmt(b.x_max)} (the whole swept range)" if b.x_everywhere
-                     else f"pJ/MAC < {_fmt(b.x_max)}")
-            at = f"at <= {_fmt(b.y_max)} cycles"
-        else:
-            at = f"at {md_text(y)} <= {_fmt(b.y_max)}"
         out.append(f"- At {md_text(where)} a macro beats the baseline on {md_text(b.workload)} "
-                   f"when {bound} {at} (TOPS/W and GOPS both at least the baseline's).")
+                   f"when {_condition(b, x, y)} (TOPS/W and GOPS both at least the "
+                   "baseline's).")
     return out
 
 
