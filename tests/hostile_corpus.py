@@ -892,7 +892,7 @@ def _study_cases() -> list[Case]:
         cfg("macro-sweep-base-unknown", ("s.yaml", "macro_sweep.base"),
             small + "macro_sweep: {base: nosuch, latency_cycles: [1, 2]}\n"),
         cfg("macro-sweep-frontier-unswept", ("s.yaml", "macro_sweep.frontiers"),
-            small + "macro_sweep: {Rp: [32, 64], frontiers: [[Rp, bits]]}\n"),
+            small + "macro_sweep: {Rp: [32, 64], frontiers: [[bits, Rp]]}\n"),
         cfg("macro-sweep-explosion", ("s.yaml", "macro_sweep", "10000000"),
             small + "macro_sweep: {energy_per_mac_pJ: {from: 0.01, to: 1, steps: 10000}, "
                     "latency_cycles: {from: 1, to: 10000, steps: 10000}}\n"),

@@ -60,13 +60,19 @@ def test_ranges_and_lists_expand_to_the_stated_values():
     ({"energy_per_mac_pJ": ["nan"]}, "macro_sweep.energy_per_mac_pJ[0]"),
     ({"colour": [1]}, "macro_sweep.colour"),
     ({"base": "nosuch"}, "macro_sweep.base"),
-    ({"frontiers": [["Rp", "Rp"]]}, "macro_sweep.frontiers[0]"),
-    ({"energy_per_mac_pJ": [0.1, 0.2]}, "macro_sweep.frontiers"),      # latency not swept
+    ({"Rp": [32, 64], "frontiers": [["Rp", "Rp"]]}, "macro_sweep.frontiers[0]"),
+    ({"Rp": [32, 64], "frontiers": [["Cp", "Rp"]]}, "macro_sweep.frontiers"),   # x not swept
+    ({"Rp": [32]}, "macro_sweep"),                                       # nothing swept
 ])
 def test_bad_sweep_values_are_named(raw, field):
     with pytest.raises(InputError) as exc:
         _sweep(**raw)
     assert exc.value.field == field and exc.value.file == "s.yaml"
+
+
+def test_default_frontier_follows_what_is_swept():
+    assert _sweep(Rp=[32, 64]).frontiers == (("Rp", "latency_cycles"),)
+    assert _sweep(latency_cycles=[1, 9]).frontiers == (("latency_cycles", "energy_per_mac_pJ"),)
 
 
 def test_point_count_is_bounded_before_any_work():

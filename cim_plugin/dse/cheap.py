@@ -80,31 +80,60 @@ class Counted:
     area_um2: float
 
 
-@lru_cache(maxsize=512)
-def _counted(design: str, structure: tuple[tuple[str, Any], ...], shape: tuple[int, int, int],
-             sizing: str, banks: tuple[int, int], duplicate: bool, paper_compat: bool) -> Counted:
+@dataclass(frozen=True)
+class Geometry:
+    """One placement built for one macro geometry: what every GEMM shape shares."""
+
+    macro: Macro
+    built: Any
+    ert: Any
+    art: Any
+    cim_levels: tuple[str, ...]
+
+
+@lru_cache(maxsize=64)
+def _geometry(design: str, structure: tuple[tuple[str, Any], ...], sizing: str,
+              banks: tuple[int, int], duplicate: bool, paper_compat: bool) -> Geometry:
+    """Rendered, sized and priced once: the architecture does not depend on the GEMM."""
     from cim_plugin.export.build import Sizing, build
     from cim_plugin.library.ert_gen import generate_tables
     from cim_plugin.library.loader import load_macro_library
     from cim_plugin.library.tables import CIM_STORAGE_CLASSES, cim_selector
+
+    macro = hypothetical_macro(dict(structure))
+    b = build(design, macro, (1, 1, 1), Sizing(mode=sizing_mode(sizing), banks=banks),
+              duplicate=duplicate)
+    macros = {**load_macro_library(), HYPOTHETICAL: macro}
+    ert, art = generate_tables(b.architecture, macros=macros, paper_compat=paper_compat)
+    # the levels priced with the macro's write energy (zero-cost CiM buffers are not)
+    cim = tuple(s.base_name for s in b.architecture.storage
+                if s.estimator_class in CIM_STORAGE_CLASSES
+                and cim_selector(s)[0] != "zero" and cim_selector(s)[1] == HYPOTHETICAL)
+    return Geometry(macro, b, ert, art, cim)
+
+
+@lru_cache(maxsize=512)
+def _counted(design: str, structure: tuple[tuple[str, Any], ...], shape: tuple[int, int, int],
+             sizing: str, banks: tuple[int, int], duplicate: bool, paper_compat: bool) -> Counted:
+    """One shape on one geometry, mapped by the method's priority algorithm (as `build`
+    maps it) and counted once."""
+    from cim_plugin.export.build import default_threshold, plain_levels
+    from cim_plugin.mapping.priority import priority_mapping
     from cim_plugin.model.engine import Engine, ModelOptions
     from cim_plugin.model.nest import build_nest
     from cim_plugin.spec.problem import gemm_problem
 
-    macro = hypothetical_macro(dict(structure))
-    b = build(design, macro, shape, Sizing(mode=sizing_mode(sizing), banks=banks),
-              duplicate=duplicate)
+    g = _geometry(design, structure, sizing, banks, duplicate, paper_compat)
+    b = g.built
     arch = b.architecture
+    pm = priority_mapping(*shape, g.macro, (b.params.banks_x, b.params.banks_y),
+                          threshold=default_threshold(design),
+                          levels=plain_levels(design, b.params), duplicate=duplicate)
     problem = gemm_problem(*shape)
-    macros = {**load_macro_library(), HYPOTHETICAL: macro}
-    ert, art = generate_tables(arch, macros=macros, paper_compat=paper_compat)
-    engine = Engine(arch, problem, ert, art, ModelOptions(compute_latency_cycles=1.0))
-    nest = build_nest(arch, problem, b.mapping.mapping())
+    engine = Engine(arch, problem, g.ert, g.art, ModelOptions(compute_latency_cycles=1.0))
+    nest = build_nest(arch, problem, pm.mapping())
     result = engine.evaluate(nest)
-    # the levels priced with the macro's write energy (zero-cost CiM buffers are not)
-    cim = tuple(s.base_name for s in arch.storage if s.estimator_class in CIM_STORAGE_CLASSES
-                and cim_selector(s)[0] != "zero" and cim_selector(s)[1] == HYPOTHETICAL)
-    return Counted(engine, result, int(nest.temporal_product), cim,
+    return Counted(engine, result, int(nest.temporal_product), g.cim_levels,
                    (b.params.banks_x, b.params.banks_y), float(result.area_um2))
 
 

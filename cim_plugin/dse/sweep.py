@@ -275,15 +275,21 @@ def parse_macro_sweep(raw: Any, file: str | None, macros: tuple[str, ...]) -> Ma
     for name in PARAMS:
         vals = _values(name, raw[name], file) if name in raw else (base[name],)
         values.append((name, vals))
-    sweep = MacroSweep(base_name, tuple(values),
-                       _frontiers(raw["frontiers"], file) if "frontiers" in raw
-                       else DEFAULT_FRONTIERS)
-    for x, y in sweep.frontiers:
-        for p in (x, y):
-            if len(sweep.of(p)) < 2:
-                raise InputError(f"frontier parameter {p} is not swept", file=file,
-                                 field=_where("frontiers"),
-                                 expected=f"parameters with two or more values ({p} has one)")
+    swept = [name for name, vals in values if len(vals) > 1]
+    if not swept:
+        raise InputError("no parameter is swept", file=file, field="macro_sweep",
+                         expected=f"two or more values for one of {list(PARAMS)}")
+    if "frontiers" in raw:
+        frontiers = _frontiers(raw["frontiers"], file)
+    else:
+        x = next(p for p in ("energy_per_mac_pJ", *PARAMS) if p in swept)
+        frontiers = ((x, "latency_cycles" if x != "latency_cycles" else "energy_per_mac_pJ"),)
+    sweep = MacroSweep(base_name, tuple(values), frontiers)
+    for x, _ in sweep.frontiers:
+        if len(sweep.of(x)) < 2:
+            raise InputError(f"frontier parameter {x} is not swept", file=file,
+                             field=_where("frontiers"),
+                             expected=f"a swept parameter as x (one of {swept})")
     return sweep
 
 

@@ -1,0 +1,151 @@
+"""Macro-sweep benchmark (prints JSON).
+
+- `cheap_path`: design points (placement x hypothetical macro x GEMM shape) per second
+  of the cheap path (priority mapping + model, re-pricing shared counts) in one
+  process, for BERT-Large on the RF and SMEM placements; once for a sweep that varies
+  energy and latency over a few geometries (the common case) and once for a sweep where
+  every macro has its own geometry (each point built and counted: the worst case).
+  Target: >= 2,000 points/s per core.
+- `sweep_1e5`: `cim-plugin study --jobs 2` on a 10^5-point sweep (one GEMM, two
+  placements, 50,000 macros): wall time, rows written and the peak resident memory of
+  the largest process (client or worker).
+- `dask_scaling`: the geometry-heavy sweep on a LocalCluster of 1 and of 2 worker
+  processes (cluster start not timed); goal >= 1.7x. The machine's load average is
+  reported with it, since other work on the machine lowers the speed-up.
+
+Usage: python benchmarks/bench_dse.py [--skip-sweep] [--skip-dask]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+TARGET_POINTS_PER_S = 2000
+TARGET_SCALING = 1.7
+
+
+def _tasks(raw: dict, designs: tuple[str, ...], workload: str = "bert-large"):
+    from cim_plugin.dse.cheap import workloads_of
+    from cim_plugin.dse.run import tasks_of
+    from cim_plugin.dse.sweep import parse_macro_sweep
+    from cim_plugin.study.config import StudyConfig
+    from cim_plugin.study.workloads import load_workload
+
+    sweep = parse_macro_sweep(raw, None, ("analog6T",))
+    cfg = StudyConfig(designs=designs, sizing="iso-area")
+    wl = workloads_of(load_workload(workload).gemms)
+    tasks = list(tasks_of(cfg, sweep, wl))
+    points = len(designs) * sweep.macros() * len(wl.shapes)
+    return tasks, points
+
+
+COMMON = {"base": "analog6T", "Rp": [32, 64, 128], "Cp": [4, 8],
+          "energy_per_mac_pJ": {"from": 0.01, "to": 2.0, "steps": 50, "scale": "log"},
+          "latency_cycles": {"from": 1, "to": 64, "steps": 7, "scale": "log"},
+          "write_energy_pJ": [0.5, 2.0]}
+GEOMETRIES = {"base": "analog6T", "Rp": [16, 32, 64, 128], "Cp": [2, 4, 8, 16],
+              "Rh": [1, 2, 4], "Ch": [4, 16, 64]}
+
+
+def cheap_path() -> dict:
+    from cim_plugin.dse.cheap import evaluate_chunk
+
+    out = {}
+    for name, raw in (("energy_latency_variants", COMMON), ("one_geometry_per_macro", GEOMETRIES)):
+        tasks, points = _tasks(raw, ("cim_rf", "cim_smem"))
+        t = time.perf_counter()
+        errors = sum(1 for task in tasks if evaluate_chunk(task).get("error"))
+        dt = time.perf_counter() - t
+        out[name] = {"design_points": points, "seconds": round(dt, 3),
+                     "points_per_s": round(points / dt), "geometry_groups": len(tasks),
+                     "groups_not_evaluable": errors,
+                     "meets_target": points / dt >= TARGET_POINTS_PER_S}
+    return out
+
+
+SWEEP_1E5 = """designs: [cim_rf, cim_smem]
+macros: [analog6T]
+workloads: []
+sweep_m: [64]
+sweep_nk: [256]
+cim_strategy: priority
+baseline_strategy: seed
+macro_sweep:
+  energy_per_mac_pJ: {from: 0.01, to: 2.0, steps: 250, scale: log}
+  latency_cycles: {from: 1, to: 64, steps: 20}
+  Rp: [16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192]
+"""
+
+
+def sweep_1e5() -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = Path(tmp) / "s.yaml"
+        cfg.write_text(SWEEP_1E5)
+        out = Path(tmp) / "out"
+        t = time.perf_counter()
+        proc = subprocess.run([sys.executable, "-m", "cim_plugin", "study", str(cfg), "-o",
+                               str(out), "--jobs", "2", "--no-progress"],
+                              capture_output=True, text=True)
+        wall = time.perf_counter() - t
+        if proc.returncode != 0:
+            return {"error": proc.stderr.strip().splitlines()[-1:]}
+        rows = sum(1 for _ in (out / "sweep.csv").open()) - 1
+        size = (out / "sweep.csv").stat().st_size
+    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return {"design_points": 2 * 50_000, "jobs": 2, "wall_seconds": round(wall, 2),
+            "sweep_rows": rows, "sweep_csv_MB": round(size / 2**20, 1),
+            "peak_rss_MB_largest_process": round(peak_kb / 1024, 1)}
+
+
+def dask_scaling() -> dict:
+    import distributed
+
+    from cim_plugin.dse.cheap import evaluate_chunk
+    from cim_plugin.study.executors import DaskExecutor, in_order
+
+    tasks, points = _tasks(GEOMETRIES, ("cim_rf", "cim_smem"))
+    times = {}
+    load_before = os.getloadavg()
+    for workers in (1, 2):
+        with distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                      dashboard_address=None, silence_logs=logging.ERROR) as c:
+            with DaskExecutor(c.scheduler_address, workers) as ex:
+                ex.client.wait_for_workers(workers)
+                t = time.perf_counter()
+                for _ in in_order(ex, evaluate_chunk, ((i, task, None) for i, task in
+                                                       enumerate(tasks)), 3 * workers):
+                    pass
+                times[workers] = time.perf_counter() - t
+    speedup = times[1] / times[2]
+    return {"design_points": points, "tasks": len(tasks),
+            "seconds_1_worker": round(times[1], 2), "seconds_2_workers": round(times[2], 2),
+            "speedup": round(speedup, 2), "goal": TARGET_SCALING,
+            "meets_goal": speedup >= TARGET_SCALING, "cores": os.cpu_count(),
+            "load_average_1min_before": round(load_before[0], 2),
+            "load_average_1min_after": round(os.getloadavg()[0], 2)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--skip-sweep", action="store_true")
+    ap.add_argument("--skip-dask", action="store_true")
+    args = ap.parse_args()
+    doc = {"load_average_1min": round(os.getloadavg()[0], 2), "cheap_path": cheap_path()}
+    if not args.skip_sweep:
+        doc["sweep_1e5"] = sweep_1e5()
+    if not args.skip_dask:
+        doc["dask_scaling"] = dask_scaling()
+    print(json.dumps(doc, indent=1))
+
+
+if __name__ == "__main__":
+    main()
