@@ -194,3 +194,40 @@ def test_study_sweep_break_even_matches_hand_derivation(tmp_path):
     assert f"on TOPS/W alone when pJ/MAC < {row['x_break']:.4g} at <= 9 cycles" in report
     assert (out / "frontier_energy_per_mac_pJ_vs_latency_cycles.png").stat().st_size > 1000
     assert not math.isnan(row["best_ratio"])
+
+
+def test_refinement_maps_the_bracketing_macros_like_the_study(tmp_path):
+    """With a search strategy, `refine:` re-evaluates the two grid macros around a
+    crossing exactly as the study evaluates its own points (mapper seeded with the
+    priority mappings): the refined ratio is min(E_baseline / E, L_baseline / L) of that
+    evaluation."""
+    import dataclasses
+
+    from cim_plugin.study.config import load_config
+    from cim_plugin.study.runner import Point, evaluate_point
+
+    cfg_path = tmp_path / "s.yaml"
+    cfg_path.write_text("designs: [cim_smem]\nmacros: [analog6T]\nworkloads: []\n"
+                        "sweep_m: [64]\nsweep_nk: [256]\nbaseline_strategy: seed\n"
+                        "macro_sweep:\n  energy_per_mac_pJ: [0.05, 0.5, 2.0]\n"
+                        "  latency_cycles: [1, 9]\n  refine: 5\n")
+    out = tmp_path / "o"
+    assert main(["study", str(cfg_path), "-o", str(out), "--jobs", "1", "--no-progress"]) == 0
+    front = pd.read_csv(out / "frontier.csv")
+    refined = front[front["refined_ratio_below"].notna()]
+    assert 1 <= len(refined) <= 5 and set(refined["metric"]) == {"both"}
+    row = refined.iloc[0]
+    res = pd.read_csv(out / "results.csv")
+    base = res[res["design"] == "tensor_core"].iloc[0]
+    cfg = dataclasses.replace(load_config(cfg_path), sizing="iso-area")
+    sweep = pd.read_csv(out / "sweep.csv")
+    lower = sweep[(sweep["latency_cycles"] == row["y_value"])
+                  & (sweep["energy_per_mac_pJ"] <= row["x_break"])]
+    e = float(lower["energy_per_mac_pJ"].max())
+    macro = hypothetical_macro({"Rp": 64, "Cp": 4, "Rh": 1, "Ch": 16, "bits": 8,
+                                "area_factor": 1.34}, row["y_value"], e, 1.9)
+    rec = evaluate_point(Point("cim_smem", macro.name, 64, 256, 256), cfg, macro_obj=macro)
+    energy_J = rec["result"]["energy_pJ"] * 1e-12
+    latency_s = rec["result"]["cycles"] / 1e9
+    expected = min(base["energy_J"] / energy_J, base["latency_s"] / latency_s)
+    assert row["refined_ratio_below"] == pytest.approx(expected, rel=1e-6)

@@ -30,7 +30,8 @@ import pandas as pd
 READ_ROWS = 500_000
 METRICS = {"tops_per_w": "tops_per_w_vs_baseline", "gops": "gops_vs_baseline", "both": None}
 FRONTIER_COLUMNS = ("workload", "design", "x", "y", "y_value", "metric", "x_break", "wins",
-                    "x_min", "x_max", "best_ratio")
+                    "x_min", "x_max", "best_ratio", "x_break_refined",
+                    "refined_ratio_below", "refined_ratio_above")
 
 
 @dataclass(frozen=True)
@@ -57,13 +58,25 @@ def crossings(xs: Sequence[float], ratios: Sequence[float]) -> list[Crossing]:
     return out
 
 
+@dataclass(frozen=True)
+class Reduced:
+    """One pair's reduction: the best ratios per (workload, design, x, y), and the macro
+    (its number and every parameter) with the best min(TOPS/W ratio, GOPS ratio) there
+    (the first in file order on a tie)."""
+
+    best: pd.DataFrame
+    argbest: pd.DataFrame
+
+
 def reduce_file(path: str | Path, pairs: Sequence[tuple[str, str]],
-                read_rows: int = READ_ROWS) -> dict[tuple[str, str], pd.DataFrame]:
+                read_rows: int = READ_ROWS) -> dict[tuple[str, str], Reduced]:
     """Per pair: the best ratios per (workload, design, x, y) over every other parameter."""
-    cols = {"workload", "design", "error", "tops_per_w_vs_baseline", "gops_vs_baseline"}
-    for x, y in pairs:
-        cols |= {x, y}
-    acc: dict[tuple[str, str], pd.DataFrame | None] = {p: None for p in pairs}
+    from cim_plugin.dse.sweep import PARAMS
+
+    cols = {"workload", "design", "error", "macro_id", "tops_per_w_vs_baseline",
+            "gops_vs_baseline", *PARAMS}
+    acc: dict[tuple[str, str], tuple[pd.DataFrame | None, pd.DataFrame | None]] = \
+        {p: (None, None) for p in pairs}
     for part in pd.read_csv(path, usecols=sorted(cols), chunksize=read_rows,
                             keep_default_na=False, na_values=[""],
                             dtype={"workload": str, "design": str, "error": str}):
@@ -71,12 +84,23 @@ def reduce_file(path: str | Path, pairs: Sequence[tuple[str, str]],
         if ok.empty:
             continue
         ok = ok.assign(both=np.minimum(ok["tops_per_w_vs_baseline"], ok["gops_vs_baseline"]))
+        finite = ok[ok["both"].notna()]
         for x, y in pairs:
-            g = ok.groupby(["workload", "design", x, y], sort=False)[
+            keys = ["workload", "design", x, y]
+            g = ok.groupby(keys, sort=False)[
                 ["tops_per_w_vs_baseline", "gops_vs_baseline", "both"]].max()
-            prev = acc[(x, y)]
-            acc[(x, y)] = g if prev is None else pd.concat([prev, g]).groupby(level=[0, 1, 2, 3]).max()
-    return {p: (v.reset_index() if v is not None else pd.DataFrame()) for p, v in acc.items()}
+            arg = finite.loc[finite.groupby(keys, sort=False)["both"].idxmax()]
+            prev, prev_arg = acc[(x, y)]
+            if prev is not None:
+                g = pd.concat([prev, g]).groupby(level=[0, 1, 2, 3]).max()
+                arg = pd.concat([prev_arg, arg], ignore_index=True)
+                arg = arg.loc[arg.groupby(keys, sort=False)["both"].idxmax()]
+            acc[(x, y)] = (g, arg.reset_index(drop=True))
+    out = {}
+    for p, (g, arg) in acc.items():
+        out[p] = Reduced(g.reset_index() if g is not None else pd.DataFrame(),
+                         arg if arg is not None else pd.DataFrame())
+    return out
 
 
 def frontier_rows(best: pd.DataFrame, x: str, y: str) -> pd.DataFrame:
@@ -98,7 +122,7 @@ def frontier_rows(best: pd.DataFrame, x: str, y: str) -> pd.DataFrame:
             else:
                 wins = "everywhere" if np.isfinite(r).any() and np.nanmin(r) >= 1.0 else "nowhere"
                 rows.append({**base, "x_break": math.nan, "wins": wins})
-    return pd.DataFrame(rows, columns=FRONTIER_COLUMNS)
+    return pd.DataFrame(rows, columns=FRONTIER_COLUMNS)   # refined columns: NaN until refined
 
 
 @dataclass(frozen=True)
@@ -141,5 +165,5 @@ def break_even(table: pd.DataFrame, metric: str = "both") -> list[BreakEven]:
     return out
 
 
-__all__ = ["BreakEven", "Crossing", "FRONTIER_COLUMNS", "break_even", "crossings",
+__all__ = ["BreakEven", "Crossing", "FRONTIER_COLUMNS", "Reduced", "break_even", "crossings",
            "frontier_rows", "reduce_file"]

@@ -13,26 +13,37 @@ from cim_plugin.dse.sweep import MacroSweep
 def sweep_and_publish(cfg: Any, sweep: MacroSweep, gemms: list[Any], df: Any, summary: Any,
                       total_points: int, folder: Any, executor: Any, progress: bool) -> str:
     """Run the sweep, render every output, publish them all; returns a one-line note."""
+    from cim_plugin.dse.frontier import frontier_rows, reduce_file
+    from cim_plugin.dse.refine import refine_tables
     from cim_plugin.report.frontier_report import render_frontiers
     from cim_plugin.report.study_report import render_outputs
 
-    run = run_sweep(cfg, sweep, gemms, baseline_totals(summary, cfg.baseline), folder,
-                    executor, progress)
+    baseline = baseline_totals(summary, cfg.baseline)
+    run = run_sweep(cfg, sweep, gemms, baseline, folder, executor, progress)
     try:
+        reduced = reduce_file(folder.path / run.temp_name, list(sweep.frontiers))
+        tables = {(x, y): frontier_rows(reduced[(x, y)].best, x, y) for x, y in sweep.frontiers}
+        tables, refined = refine_tables(tables, reduced, cfg, sweep.refine, gemms, baseline,
+                                        folder.path, executor)
         line = (f"Macro sweep: {run.macros} hypothetical macro placements (base "
                 f"{sweep.base}; {sweep.macros()} macros x {len(cfg.designs)} placements), "
                 f"{run.rows} rows in `sweep.csv`, evaluated with the method's priority "
                 "mapping and the model (no mapping search); "
                 + (f"{run.failed_chunks} groups of macros could not be evaluated (their rows "
-                   "carry the error)." if run.failed_chunks else "every macro was evaluated."))
-        extra = render_frontiers(folder.path / run.temp_name, sweep, line)
+                   "carry the error). " if run.failed_chunks else "every macro was evaluated. ")
+                + (f"The mapper ({cfg.cim_strategy}, search {cfg.search}) refined {refined} "
+                   "crossings (`x_break_refined` in `frontier.csv`)." if refined else
+                   "No crossing was refined with the mapper (`refine:` in `macro_sweep`, "
+                   "with a search strategy)."))
+        extra = render_frontiers(tables, line)
         render_outputs(cfg, df, summary, total_points, extra=extra).publish(folder)
         folder.publish(run.temp_name, SWEEP_FILE)
     except BaseException:
         folder.remove(run.temp_name)
         raise
     return (f"macro sweep: {run.macros} macro placements, {run.rows} rows"
-            + (f", {run.failed_chunks} groups not evaluated" if run.failed_chunks else ""))
+            + (f", {run.failed_chunks} groups not evaluated" if run.failed_chunks else "")
+            + (f", {refined} crossings refined" if refined else ""))
 
 
 __all__ = ["sweep_and_publish"]

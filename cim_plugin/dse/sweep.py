@@ -52,7 +52,9 @@ PARAMS: dict[str, tuple[bool, float, bool, float]] = {
 STRUCTURAL = ("Rp", "Cp", "Rh", "Ch", "bits", "area_factor")
 COSTING = ("latency_cycles", "energy_per_mac_pJ", "write_energy_pJ")
 DEFAULT_FRONTIERS = (("energy_per_mac_pJ", "latency_cycles"),)
-FIELDS = ("base", *PARAMS, "frontiers")
+FIELDS = ("base", *PARAMS, "frontiers", "refine")
+#: frontier crossings one study may refine with the mapper
+MAX_REFINE = 1000
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,7 @@ class MacroSweep:
     base: str
     values: tuple[tuple[str, tuple[float | int, ...]], ...]     # in PARAMS order
     frontiers: tuple[tuple[str, str], ...] = DEFAULT_FRONTIERS
+    refine: int = 0                 # frontier crossings re-evaluated with the mapper
 
     def of(self, name: str) -> tuple[float | int, ...]:
         return dict(self.values)[name]
@@ -96,11 +99,11 @@ class MacroSweep:
     def from_dict(cls, d: dict[str, Any]) -> MacroSweep:
         """The sweep of a study config (`StudyConfig.macro_sweep`, made by `to_dict`)."""
         return cls(d["base"], tuple((k, tuple(d[k])) for k in PARAMS),
-                   tuple((str(x), str(y)) for x, y in d["frontiers"]))
+                   tuple((str(x), str(y)) for x, y in d["frontiers"]), int(d.get("refine", 0)))
 
     def to_dict(self) -> dict[str, Any]:
         return {"base": self.base, **{k: list(v) for k, v in self.values},
-                "frontiers": [list(p) for p in self.frontiers]}
+                "frontiers": [list(p) for p in self.frontiers], "refine": self.refine}
 
 
 @dataclass(frozen=True)
@@ -284,7 +287,9 @@ def parse_macro_sweep(raw: Any, file: str | None, macros: tuple[str, ...]) -> Ma
     else:
         x = next(p for p in ("energy_per_mac_pJ", *PARAMS) if p in swept)
         frontiers = ((x, "latency_cycles" if x != "latency_cycles" else "energy_per_mac_pJ"),)
-    sweep = MacroSweep(base_name, tuple(values), frontiers)
+    refine = to_int(raw.get("refine", 0), file=file, field=_where("refine"), minimum=0,
+                    maximum=MAX_REFINE, expected=f"an integer from 0 to {MAX_REFINE}")
+    sweep = MacroSweep(base_name, tuple(values), frontiers, refine)
     for x, _ in sweep.frontiers:
         if len(sweep.of(x)) < 2:
             raise InputError(f"frontier parameter {x} is not swept", file=file,

@@ -9,13 +9,12 @@ from the cache, and never need every point in memory.
 from __future__ import annotations
 
 import io
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from cim_plugin.dse.frontier import BreakEven, break_even, frontier_rows, reduce_file
-from cim_plugin.dse.sweep import MacroSweep, macro_parameters
+from cim_plugin.dse.frontier import BreakEven, break_even
+from cim_plugin.dse.sweep import macro_parameters
 from cim_plugin.report.markdown import md_text, plot_text
 
 #: how the report names a placement's level
@@ -128,21 +127,18 @@ def sentences(table: pd.DataFrame, x: str, y: str) -> list[str]:
     return out
 
 
-def render_frontiers(sweep_csv: str | Path, sweep: MacroSweep, summary_line: str) -> tuple[dict[str, bytes], list[str]]:
-    """({file name: bytes}, report.md lines) of a finished sweep."""
+def render_frontiers(tables: dict[tuple[str, str], pd.DataFrame],
+                     summary_line: str) -> tuple[dict[str, bytes], list[str]]:
+    """({file name: bytes}, report.md lines) from the frontier table of each pair."""
     files: dict[str, bytes] = {}
     lines = ["", "## Break-even frontiers (macro sweep)", "", summary_line, ""]
-    reduced = reduce_file(sweep_csv, list(sweep.frontiers))
     macros = library_points()
-    tables = []
-    for x, y in sweep.frontiers:
-        table = frontier_rows(reduced[(x, y)], x, y)
-        tables.append(table)
+    for (x, y), table in tables.items():
         files.update(_plot(table, x, y, macros))
         lines += [f"### {md_text(x)} vs {md_text(y)}", ""]
         lines += sentences(table, x, y) or ["- no sweep point could be evaluated"]
         lines += ["", f"![frontier]({plot_name(x, y)}.png)", ""]
-    frontier = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
+    frontier = pd.concat(list(tables.values()), ignore_index=True) if tables else pd.DataFrame()
     buf = io.StringIO()
     frontier.to_csv(buf, index=False, float_format="%.9g", lineterminator="\n")
     files["frontier.csv"] = buf.getvalue().encode()

@@ -29,6 +29,7 @@ WINDOW_PER_WORKER = 4
 class PointTask:
     point: Any
     cfg: StudyConfig
+    macro: Any = None              # a macro that is not in the library (sweep refinement)
 
 
 def evaluate_task(task: PointTask) -> dict[str, Any] | str:
@@ -38,8 +39,8 @@ def evaluate_task(task: PointTask) -> dict[str, Any] | str:
     try:
         if task.cfg.backend == "timeloop":
             with tempfile.TemporaryDirectory(prefix="cim-plugin-") as tmp:
-                return evaluate_point(task.point, task.cfg, Path(tmp))
-        return evaluate_point(task.point, task.cfg)
+                return evaluate_point(task.point, task.cfg, Path(tmp), task.macro)
+        return evaluate_point(task.point, task.cfg, macro_obj=task.macro)
     except Exception as exc:  # noqa: BLE001 - reported per point, the study goes on
         return f"{type(exc).__name__}: {exc}"
 

@@ -92,7 +92,8 @@ def study_points(cfg: StudyConfig, gemms: list[Gemm]) -> list[Point]:
     return pts
 
 
-def evaluate_point(point: Point, cfg: StudyConfig, workdir: Path | None = None) -> dict[str, Any]:
+def evaluate_point(point: Point, cfg: StudyConfig, workdir: Path | None = None,
+                   macro_obj: Any = None) -> dict[str, Any]:
     """Build, map and evaluate one design point; returns a JSON-ready record.
 
     With `cfg.backend == "timeloop"` the chosen mapping is evaluated by the real
@@ -111,7 +112,7 @@ def evaluate_point(point: Point, cfg: StudyConfig, workdir: Path | None = None) 
     from cim_plugin.spec.problem import gemm_problem
     from cim_plugin.spec.v4 import flatten_v4_constraints
 
-    macro = get_macro(point.macro) if point.macro else None
+    macro = macro_obj if macro_obj is not None else get_macro(point.macro) if point.macro else None
     mode = cfg.sizing
     if mode == "preset" and point.design not in PRESET_DESIGNS:
         mode = "iso-area"          # the method has presets only for RF and SMEM placements
@@ -119,7 +120,8 @@ def evaluate_point(point: Point, cfg: StudyConfig, workdir: Path | None = None) 
     b = build(point.design, macro, (point.m, point.n, point.k), sizing, duplicate=cfg.duplicate)
     arch = b.architecture
     problem = gemm_problem(point.m, point.n, point.k)
-    ert, art = generate_tables(arch, paper_compat=cfg.paper_compat)
+    ert, art = generate_tables(arch, paper_compat=cfg.paper_compat,
+                               macros=_with_macro(macro_obj))
     latency, _ = compute_latency(arch)
     engine = Engine(arch, problem, ert, art, ModelOptions(compute_latency_cycles=latency))
     template_targets = flatten_v4_constraints(b.v4)["targets"]
@@ -153,6 +155,15 @@ def evaluate_point(point: Point, cfg: StudyConfig, workdir: Path | None = None) 
         "mapping": sr.mapping.to_yaml_list(order, problem.dimensions),
         "embedded": embedded.to_json_dict() if embedded is not None else None,
     }
+
+
+def _with_macro(macro: Any) -> dict[str, Any] | None:
+    """The library plus a macro that is not in it (a hypothetical macro of a sweep)."""
+    if macro is None:
+        return None
+    from cim_plugin.library.loader import load_macro_library
+
+    return {**load_macro_library(), macro.name: macro}
 
 
 def _timeloop_model(processed: dict[str, Any], ert: Any, art: Any, mapping: Any,
