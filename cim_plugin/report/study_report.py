@@ -174,7 +174,8 @@ def render_outputs(cfg: StudyConfig, df: pd.DataFrame, summary: pd.DataFrame,
     staging.add("summary.json", summary_json(summary, cfg))
     for name, data in render_plots(cfg, df, summary).items():
         staging.add(name, data)
-    md, body = report_text(cfg, df, summary, total_points, extra[1] if extra else None)
+    images = sorted(n[:-4] for n in (extra[0] if extra else {}) if n.endswith(".svg"))
+    md, body = report_text(cfg, df, summary, total_points, extra[1] if extra else None, images)
     for name, data in (extra[0] if extra else {}).items():     # e.g. the sweep's frontiers
         staging.add(name, data)
     staging.add("report.md", md)
@@ -268,7 +269,8 @@ def failure_lines(df: pd.DataFrame, total_points: int | None = None) -> list[str
 
 def report_text(cfg: StudyConfig, df: pd.DataFrame, summary: pd.DataFrame,
                 total_points: int | None = None,
-                extra_lines: list[str] | None = None) -> tuple[str, str]:
+                extra_lines: list[str] | None = None,
+                extra_images: list[str] | None = None) -> tuple[str, str]:
     """report.md and report.html; every name from the inputs is escaped."""
     best = best_choices(summary, cfg)
     parts = ["# CiM study: what, when, where", "", *failure_lines(df, total_points),
@@ -330,5 +332,6 @@ def report_text(cfg: StudyConfig, df: pd.DataFrame, summary: pd.DataFrame,
     body = "<!doctype html><meta charset='utf-8'><title>CiM study</title><body><pre style='white-space:pre-wrap'>" \
         + html.escape(md) + "</pre>" + "".join(
             f"<p><img src='{n}.svg' alt='{n}' style='max-width:100%'></p>"
-            for n in ("tops_vs_gops", "normalized", "energy_breakdown", "sweep_heatmap")) + "</body>\n"
+            for n in ("tops_vs_gops", "normalized", "energy_breakdown", "sweep_heatmap",
+                      *(extra_images or ()))) + "</body>\n"
     return md, body
