@@ -162,17 +162,23 @@ def test_break_even_sentence_from_a_synthetic_frontier():
     assert "At RF level a macro beats the baseline on bert when pJ/MAC < 0.5 at <= 4 cycles" in text
 
 
+def _one_gemm_study(tmp_path, design: str, more: str, energies: str, sweep_more: str):
+    """A study of the GEMM 64 x 256 x 256 on one placement with an energy x latency sweep."""
+    cfg = tmp_path / "s.yaml"
+    cfg.write_text(f"designs: [{design}]\nmacros: [analog6T]\nworkloads: []\nsweep_m: [64]\n"
+                   f"sweep_nk: [256]\nbaseline_strategy: seed\n{more}macro_sweep:\n"
+                   f"  energy_per_mac_pJ: {energies}\n  latency_cycles: [1, 9]\n{sweep_more}")
+    out = tmp_path / "o"
+    assert main(["study", str(cfg), "-o", str(out), "--jobs", "1", "--no-progress"]) == 0
+    return cfg, out
+
+
 def test_study_sweep_break_even_matches_hand_derivation(tmp_path):
     """One GEMM (64 x 256 x 256) on the RF placement: the compute energy is MACs x e, so
     the sweep's energies differ by MACs x (e1 - e0) and the TOPS/W break-even is
     e* = e0 + (E_baseline - E(e0)) / MACs."""
-    cfg = tmp_path / "s.yaml"
-    cfg.write_text("designs: [cim_rf]\nmacros: [analog6T]\nworkloads: []\nsweep_m: [64]\n"
-                   "sweep_nk: [256]\ncim_strategy: priority\nbaseline_strategy: seed\n"
-                   "macro_sweep:\n  energy_per_mac_pJ: [0.05, 0.5, 2.0, 5.0]\n"
-                   "  latency_cycles: [1, 9]\n")
-    out = tmp_path / "o"
-    assert main(["study", str(cfg), "-o", str(out), "--jobs", "1", "--no-progress"]) == 0
+    _, out = _one_gemm_study(tmp_path, "cim_rf", "cim_strategy: priority\n",
+                             "[0.05, 0.5, 2.0, 5.0]", "")
     macs = 64 * 256 * 256
     sweep = pd.read_csv(out / "sweep.csv")
     assert len(sweep) == 8 and (sweep["error"].isna()).all()
@@ -196,6 +202,19 @@ def test_study_sweep_break_even_matches_hand_derivation(tmp_path):
     assert not math.isnan(row["best_ratio"])
 
 
+def test_missing_dask_is_said_clearly(tmp_path, capsys, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "distributed", None)      # import fails as if absent
+    cfg = tmp_path / "s.yaml"
+    cfg.write_text("designs: [cim_rf]\nmacros: [analog6T]\nworkloads: []\nsweep_m: [16]\n"
+                   "sweep_nk: [256]\n")
+    rc = main(["study", str(cfg), "-o", str(tmp_path / "o"), "--scheduler", "dask"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 1 and len(err) == 1 and "pip install 'cim-plugin[dask]'" in err[0]
+    assert not (tmp_path / "o").exists()
+
+
 def test_refinement_maps_the_bracketing_macros_like_the_study(tmp_path):
     """With a search strategy, `refine:` re-evaluates the two grid macros around a
     crossing exactly as the study evaluates its own points (mapper seeded with the
@@ -206,13 +225,8 @@ def test_refinement_maps_the_bracketing_macros_like_the_study(tmp_path):
     from cim_plugin.study.config import load_config
     from cim_plugin.study.runner import Point, evaluate_point
 
-    cfg_path = tmp_path / "s.yaml"
-    cfg_path.write_text("designs: [cim_smem]\nmacros: [analog6T]\nworkloads: []\n"
-                        "sweep_m: [64]\nsweep_nk: [256]\nbaseline_strategy: seed\n"
-                        "macro_sweep:\n  energy_per_mac_pJ: [0.05, 0.5, 2.0]\n"
-                        "  latency_cycles: [1, 9]\n  refine: 5\n")
-    out = tmp_path / "o"
-    assert main(["study", str(cfg_path), "-o", str(out), "--jobs", "1", "--no-progress"]) == 0
+    cfg_path, out = _one_gemm_study(tmp_path, "cim_smem", "", "[0.05, 0.5, 2.0]",
+                                    "  refine: 5\n")
     front = pd.read_csv(out / "frontier.csv")
     refined = front[front["refined_ratio_below"].notna()]
     assert 1 <= len(refined) <= 5 and set(refined["metric"]) == {"both"}
