@@ -245,3 +245,47 @@ def test_refinement_maps_the_bracketing_macros_like_the_study(tmp_path):
     latency_s = rec["result"]["cycles"] / 1e9
     expected = min(base["energy_J"] / energy_J, base["latency_s"] / latency_s)
     assert row["refined_ratio_below"] == pytest.approx(expected, rel=1e-6)
+
+
+def test_interrupted_sweep_resumes_from_its_chunks(tmp_path):
+    """A sweep stopped after its first chunk leaves no sweep.csv (nor a temporary file)
+    and that chunk in the cache; the rerun reuses it (the entry is not rewritten) and
+    writes the bytes of an uninterrupted sweep."""
+    from cim_plugin.dse.run import Baseline, run_sweep
+    from cim_plugin.report.safeio import SafeFolder
+    from cim_plugin.study.config import StudyConfig
+    from cim_plugin.study.executors import SerialExecutor
+
+    cfg = StudyConfig(designs=("cim_rf",), macros=("analog6T",), workloads=(), sizing="iso-area")
+    sweep = _sweep(energy_per_mac_pJ=[0.1, 0.2, 0.4], latency_cycles=[1, 9])
+    gemms = [Gemm("g", 16, 256, 256, 2, "w")]
+    base = Baseline({"w": 1e-5}, {"w": 1e-5})
+
+    class Stop(SerialExecutor):
+        def result(self, handle):
+            if self.seen:
+                raise KeyboardInterrupt
+            self.seen = 1
+            return super().result(handle)
+
+    def run(folder_path, executor):
+        folder_path.mkdir(exist_ok=True)
+        with SafeFolder.open(folder_path) as folder:
+            done = run_sweep(cfg, sweep, gemms, base, folder, executor, progress=False,
+                             chunk_size=2)
+            folder.publish(done.temp_name, "sweep.csv")
+        return (folder_path / "sweep.csv").read_bytes()
+
+    out = tmp_path / "a"
+    stop = Stop()
+    stop.seen = 0
+    with pytest.raises(KeyboardInterrupt):
+        run(out, stop)
+    assert sorted(p.name for p in out.iterdir()) == ["cache"]       # no partial sweep.csv
+    (entry,) = list((out / "cache").iterdir())
+    before = (entry.read_bytes(), entry.stat().st_mtime_ns)
+    resumed = run(out, SerialExecutor())
+    assert (entry.read_bytes(), entry.stat().st_mtime_ns) == before
+    assert len(list((out / "cache").iterdir())) == 3                # 6 macros, 2 per chunk
+    assert resumed == run(tmp_path / "b", SerialExecutor())
+    assert resumed.count(b"\n") == 1 + 6
