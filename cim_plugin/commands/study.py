@@ -16,8 +16,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import nullcontext
 from pathlib import Path
 
 from cim_plugin.commands.argtypes import positive_int
@@ -43,11 +42,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="exit 0 even when some design points could not be evaluated")
     p.add_argument("--force", action="store_true",
                    help="write into an existing, non-empty folder that cim-plugin did not make")
-
-
-@contextmanager
-def _nothing() -> Iterator[None]:
-    yield
 
 
 def run(args: argparse.Namespace) -> int:
@@ -102,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
             folder.write_bytes(MARKER, marker_text("study").encode())
         executor = open_executor(scheduler, jobs) \
             if scheduler.kind == "dask" or sweep is not None else None
-        with executor if executor is not None else _nothing():
+        with executor if executor is not None else nullcontext():
             remote = executor if scheduler.kind == "dask" else None
             records = run_points(cfg, points, out, jobs, progress=not args.no_progress,
                                  executor=remote)
