@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-READ_ROWS = 500_000
+READ_ROWS = 100_000
 METRICS = {"tops_per_w": "tops_per_w_vs_baseline", "gops": "gops_vs_baseline", "both": None}
 FRONTIER_COLUMNS = ("workload", "design", "x", "y", "y_value", "metric", "x_break", "wins",
                     "x_min", "x_max", "best_ratio", "x_break_refined",

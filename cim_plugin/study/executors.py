@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from cim_plugin.errors import InputError, NotAvailableError
+from cim_plugin.errors import CimPluginError, InputError, NotAvailableError
 
 #: how often a task is resubmitted after it raised on a worker (a lost worker is
 #: handled by the scheduler itself, which reschedules the task elsewhere)
@@ -154,7 +154,15 @@ class DaskExecutor:
         return self.client.submit(fn, arg, pure=False, retries=TASK_RETRIES)
 
     def result(self, handle: Any) -> Any:
-        value = handle.result()
+        import distributed
+
+        try:
+            value = handle.result()
+        except (distributed.KilledWorker, OSError, TimeoutError) as exc:
+            # not a failure of the point: the cluster lost it (a task that kept killing its
+            # workers, or the scheduler gone); what came back is cached, so a rerun resumes
+            raise CimPluginError(f"the Dask cluster lost a task ({type(exc).__name__}: {exc}); "
+                                 "the points that came back are cached: rerun to resume") from None
         handle.release()
         return value
 
