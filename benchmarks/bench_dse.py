@@ -10,8 +10,9 @@
   placements, 50,000 macros; `--points 1000000` for 10^6): wall time, rows written and
   the peak resident memory of the largest process (client or worker).
 - `dask_scaling`: the geometry-heavy sweep on a LocalCluster of 1 and of 2 worker
-  processes (cluster start not timed); goal >= 1.7x. The machine's load average is
-  reported with it, since other work on the machine lowers the speed-up.
+  processes (cluster start not timed, best of two alternated rounds); goal >= 1.7x. The
+  machine's load average and each worker's CPU seconds are reported with it: other work
+  on the machine lowers the wall-time speed-up, not how the work is shared.
 
 Usage: python benchmarks/bench_dse.py [--skip-sweep] [--skip-dask] [--points N]
 """
@@ -108,30 +109,50 @@ def sweep_points(points: int = 100_000) -> dict:
             "peak_rss_MB_largest_process": round(peak_kb / 1024, 1)}
 
 
-def dask_scaling() -> dict:
+def _timed_chunk(task) -> tuple[int, float]:
+    """One chunk on a worker: (worker pid, CPU seconds it took)."""
+    from cim_plugin.dse.cheap import evaluate_chunk
+
+    cpu = time.process_time()
+    evaluate_chunk(task)
+    return os.getpid(), time.process_time() - cpu
+
+
+def dask_scaling(rounds: int = 2) -> dict:
+    """Wall time on 1 and 2 workers (best of `rounds`, alternated so that a change of the
+    machine's load hits both), and how the CPU work was shared between the workers."""
     import distributed
 
-    from cim_plugin.dse.cheap import evaluate_chunk
     from cim_plugin.study.executors import DaskExecutor, in_order
 
     tasks, points = _tasks(GEOMETRIES, ("cim_rf", "cim_smem"))
-    times = {}
+    best: dict[int, float] = {}
+    cpu_split: dict[int, list[float]] = {}
     load_before = os.getloadavg()
-    for workers in (1, 2):
-        with distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                      dashboard_address=None, silence_logs=logging.ERROR) as c:
-            with DaskExecutor(c.scheduler_address, workers) as ex:
+    for _ in range(rounds):
+        for workers in (1, 2):
+            with distributed.LocalCluster(n_workers=workers, threads_per_worker=1,
+                                          processes=True, dashboard_address=None,
+                                          silence_logs=logging.ERROR) as c, \
+                    DaskExecutor(c.scheduler_address, workers) as ex:
                 ex.client.wait_for_workers(workers)
                 t = time.perf_counter()
-                for _ in in_order(ex, evaluate_chunk, ((i, task, None) for i, task in
-                                                       enumerate(tasks)), 3 * workers):
-                    pass
-                times[workers] = time.perf_counter() - t
-    speedup = times[1] / times[2]
-    return {"design_points": points, "tasks": len(tasks),
-            "seconds_1_worker": round(times[1], 2), "seconds_2_workers": round(times[2], 2),
+                per: dict[int, float] = {}
+                for _, (pid, cpu), _ in in_order(ex, _timed_chunk, ((i, task, None) for i, task
+                                                                    in enumerate(tasks)),
+                                                 3 * workers):
+                    per[pid] = per.get(pid, 0.0) + cpu
+                wall = time.perf_counter() - t
+                if wall < best.get(workers, float("inf")):
+                    best[workers] = wall
+                    cpu_split[workers] = sorted(round(v, 2) for v in per.values())
+    speedup = best[1] / best[2]
+    return {"design_points": points, "tasks": len(tasks), "rounds": rounds,
+            "seconds_1_worker": round(best[1], 2), "seconds_2_workers": round(best[2], 2),
             "speedup": round(speedup, 2), "goal": TARGET_SCALING,
-            "meets_goal": speedup >= TARGET_SCALING, "cores": os.cpu_count(),
+            "meets_goal": speedup >= TARGET_SCALING,
+            "worker_cpu_seconds_1_worker": cpu_split[1],
+            "worker_cpu_seconds_2_workers": cpu_split[2], "cores": os.cpu_count(),
             "load_average_1min_before": round(load_before[0], 2),
             "load_average_1min_after": round(os.getloadavg()[0], 2)}
 
