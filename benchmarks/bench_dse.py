@@ -11,8 +11,9 @@
   the peak resident memory of the largest process (client or worker).
 - `dask_scaling`: the geometry-heavy sweep on a LocalCluster of 1 and of 2 worker
   processes (cluster start not timed, best of two alternated rounds); goal >= 1.7x. The
-  machine's load average and each worker's CPU seconds are reported with it: other work
-  on the machine lowers the wall-time speed-up, not how the work is shared.
+  machine's load average, each worker's CPU seconds and the speed-up of the same tasks
+  on a plain process pool are reported with it: other work on the machine lowers the
+  wall-time speed-up of both, not how the work is shared.
 
 Usage: python benchmarks/bench_dse.py [--skip-sweep] [--skip-dask] [--points N]
 """
@@ -118,6 +119,21 @@ def _timed_chunk(task) -> tuple[int, float]:
     return os.getpid(), time.process_time() - cpu
 
 
+def _pool_seconds(tasks: list) -> dict[int, float]:
+    """The same tasks on 1 and 2 local processes: what the machine allows right now."""
+    import multiprocessing
+
+    from cim_plugin.dse.cheap import evaluate_chunk
+
+    out = {}
+    for workers in (1, 2):
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            t = time.perf_counter()
+            pool.map(evaluate_chunk, tasks, chunksize=1)
+            out[workers] = time.perf_counter() - t
+    return out
+
+
 def dask_scaling(rounds: int = 2) -> dict:
     """Wall time on 1 and 2 workers (best of `rounds`, alternated so that a change of the
     machine's load hits both), and how the CPU work was shared between the workers."""
@@ -147,12 +163,15 @@ def dask_scaling(rounds: int = 2) -> dict:
                     best[workers] = wall
                     cpu_split[workers] = sorted(round(v, 2) for v in per.values())
     speedup = best[1] / best[2]
+    pool = _pool_seconds(tasks)
     return {"design_points": points, "tasks": len(tasks), "rounds": rounds,
             "seconds_1_worker": round(best[1], 2), "seconds_2_workers": round(best[2], 2),
             "speedup": round(speedup, 2), "goal": TARGET_SCALING,
             "meets_goal": speedup >= TARGET_SCALING,
             "worker_cpu_seconds_1_worker": cpu_split[1],
-            "worker_cpu_seconds_2_workers": cpu_split[2], "cores": os.cpu_count(),
+            "worker_cpu_seconds_2_workers": cpu_split[2],
+            "same_tasks_on_a_process_pool_seconds_1_2": [round(pool[1], 2), round(pool[2], 2)],
+            "process_pool_speedup": round(pool[1] / pool[2], 2), "cores": os.cpu_count(),
             "load_average_1min_before": round(load_before[0], 2),
             "load_average_1min_after": round(os.getloadavg()[0], 2)}
 
