@@ -83,9 +83,4 @@ def reprice(engine: Engine, result: EvalResult, temporal_product: int, *,
     return Repriced(np.asarray(total, dtype=float), np.asarray(cycles, dtype=float))
 
 
-def temporal_product(nest) -> int:
-    """Compute cycles of a nest at one cycle per operation."""
-    return int(nest.temporal_product)
-
-
-__all__ = ["Repriced", "reprice", "temporal_product"]
+__all__ = ["Repriced", "reprice"]
