@@ -392,6 +392,38 @@ def test_a_stopped_search_certifies_a_bound_below_the_optimum(spec, budget):
             assert stopped.best[0] == pytest.approx(exact.best[0], rel=1e-9)
 
 
+@settings(max_examples=EXAMPLES // 2, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(specs(), st.integers(1, 30), st.integers(1, 6), st.integers(1, 4))
+def test_placements_cut_short_keep_the_certificate(spec, budget, per_placement, placements):
+    """A run that leaves placements after a few nodes each, or stops after a few
+    placements (the probe of `probed_search`), records their bounds: its lower bound
+    never exceeds the optimum, and when it claims completeness it has the optimum. The
+    probed search, budgeted or not, keeps both properties."""
+    from cim_plugin.mapping.exact import BranchAndBound, probed_search
+
+    arch, problem, ert, targets, *_ = spec
+    space = _space(arch, problem, targets)
+    padding = padding_for(space)
+    engine = Engine(arch, problem, ert)
+    if padding is not None:
+        space, engine = pad(space, engine, padding)
+    obj = Objective("edp")
+    exact = BranchAndBound(space, engine, obj).run()
+    if exact.best is None:
+        return
+    runs = [BranchAndBound(space, engine, obj, placement_nodes=per_placement,
+                           max_placements=placements).run(),
+            probed_search(space, engine, obj, None, None, max_nodes=budget),
+            probed_search(space, engine, obj, None, None)]
+    for out in runs:
+        assert out.lower_bound <= exact.best[0] * (1 + 1e-9)
+        if out.best is not None:
+            assert exact.best[0] <= out.best[0] * (1 + 1e-9)
+        if out.complete:
+            assert out.best[0] == pytest.approx(exact.best[0], rel=1e-9)
+    assert runs[2].complete
+
+
 def test_time_budget_is_honoured_under_huge_dimensions(tmp_path):
     """Dimensions with thousands of divisors (2095133040 has 1600, 735134400 has 1344),
     within the input limits: with --timeout the search stops at its budget (here long

@@ -23,7 +23,7 @@ import itertools
 import math
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -46,6 +46,10 @@ _MAX_CHOICES = 50_000_000   # factor choices of one node beyond which the space 
 
 class _Stop(Exception):
     """Deadline or node budget reached."""
+
+
+class _Skip(_Stop):
+    """The node budget of one placement reached: go on with the next placement."""
 
 
 @dataclass
@@ -87,13 +91,17 @@ class BranchAndBound:
 
     def __init__(self, space: MapSpace, engine: Engine, objective: Objective, *,
                  deadline: float | None = None, max_nodes: int | None = None,
-                 max_children: int | None = None) -> None:
+                 max_children: int | None = None, placement_nodes: int | None = None,
+                 max_placements: int | None = None) -> None:
         self.space = space
         self.engine = engine
         self.objective = objective
         self.deadline = deadline
         self.max_nodes = max_nodes
         self.max_children = max_children        # children priced (a node can have millions)
+        self.placement_nodes = placement_nodes  # nodes per placement before moving on
+        self._placement_start = 0
+        self.max_placements = max_placements    # placements visited before stopping
         self.cut = 1.0 / (1.0 + TOLERANCE)     # prune bounds within TOLERANCE of the best
         self.stats = Stats()
         self.best: tuple[float, Choice] | None = None
@@ -155,12 +163,20 @@ class BranchAndBound:
             if self.best is not None and lb >= self.best[0] * self.cut:
                 self.stats.placements_pruned += 1 + self._pending
                 break
+            if self.max_placements is not None and self.stats.placements >= self.max_placements:
+                self.open_bound = min(self.open_bound, lb)      # this one and all after it
+                break
             self.stats.placements += 1
             root = _Node(0, placed.t_tot, (1,) * len(placed.tensors), placed.energy0,
                          [float(x) for x in placed.reads0], [float(x) for x in placed.writes0], ())
             recorded = self._recorded
+            self._placement_start = self.stats.nodes
             try:
                 self._visit(placed, sp, [root])
+            except _Skip:                           # what was left of it is recorded
+                if self._recorded == recorded:
+                    self.open_bound = min(self.open_bound, lb)
+                continue
             except _Stop:
                 if self._recorded == recorded:      # stopped before any child was ranked
                     self.open_bound = min(self.open_bound, lb)
@@ -178,11 +194,17 @@ class BranchAndBound:
         self.stats.nodes += nodes
         if self.max_nodes is not None and self.stats.nodes > self.max_nodes:
             raise _Stop
+        if self.placement_nodes is not None and \
+                self.stats.nodes - self._placement_start > self.placement_nodes:
+            raise _Skip
         self._check_deadline()
 
     def _check_deadline(self) -> None:
-        if self.deadline is not None and time.perf_counter() > self.deadline:
+        if self.deadline_reached():
             raise _Stop
+
+    def deadline_reached(self) -> bool:
+        return self.deadline is not None and time.perf_counter() > self.deadline
 
     # ------------------------------------------------------------------ search
     def _visit(self, placed: PlacedNest, sp: Spatial, nodes: list[_Node]) -> None:
@@ -395,6 +417,43 @@ class BranchAndBound:
             temporal[level] = list(factors)
             perm[level] = tuple(space.dims[d] for d in order)
         return Choice(placed.placement.keep, sp, tuple(tuple(t) for t in temporal), tuple(perm))
+
+
+#: the probe: nodes per placement, nodes in all, and placements (the most promising)
+PROBE_PER_PLACEMENT = 24
+PROBE_BUDGET = 2_000
+PROBE_PLACEMENTS = 32
+
+
+def probed_search(space: MapSpace, engine: Engine, objective: Objective,
+                  incumbent: tuple[float, Choice] | None, deadline: float | None, *,
+                  max_nodes: int | None = None, max_children: int | None = None) -> Outcome:
+    """A probe of every placement, then branch and bound from the best mapping it found.
+
+    Depth first under a node cap, the search can spend all of it below the first few
+    placements while the optimum sits in a later one (a CiM level with thousands of
+    fan-out assignments); unbounded, it explores placements that a good incumbent
+    would have pruned. So every placement, by increasing bound, first gets a few nodes
+    (`PROBE_PER_PLACEMENT`; `PROBE_BUDGET` nodes and `PROBE_PLACEMENTS` placements in all)
+    to dive to a complete mapping; the best becomes the incumbent of the search that follows. Both runs keep their
+    certificate (a placement cut short records its bound), so each run's lower bound
+    holds for the whole mapspace, and the larger is reported.
+    """
+    probe = BranchAndBound(space, engine, objective, deadline=deadline, max_nodes=PROBE_BUDGET,
+                           max_children=max_children, placement_nodes=PROBE_PER_PLACEMENT,
+                           max_placements=PROBE_PLACEMENTS)
+    first = probe.run(incumbent)
+    if first.complete or probe.deadline_reached():
+        return first
+    bb = BranchAndBound(space, engine, objective, deadline=deadline, max_nodes=max_nodes,
+                        max_children=max_children)
+    second = bb.run(first.best)
+    lower = max(first.lower_bound, second.lower_bound)
+    best = second.best
+    complete = second.complete or (best is not None and lower >= best[0] * bb.cut)
+    stats = Stats(**{f.name: getattr(first.stats, f.name) + getattr(second.stats, f.name)
+                     for f in fields(Stats)})
+    return Outcome(best, complete, lower, stats)
 
 
 def _full(x: Any, shape: tuple[int, ...]) -> np.ndarray:

@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from cim_plugin.errors import InputError, InvalidMappingError
-from cim_plugin.mapping.exact import BranchAndBound, Outcome
+from cim_plugin.mapping.exact import Outcome, probed_search
 from cim_plugin.mapping.mapspace import Choice, MapSpace
 from cim_plugin.mapping.objective import OBJECTIVES, Objective
 from cim_plugin.mapping.padding import Padding, pad, padding_for
@@ -92,7 +92,7 @@ def search(space: MapSpace, engine: Engine, *, objective: str = "edp", mode: str
             raise space.empty_reason()
         outcome = Outcome(incumbent, False, -math.inf)
     elif mode in ("exact", "exhaustive"):
-        outcome = BranchAndBound(space, engine, obj, deadline=deadline).run(incumbent)
+        outcome = probed_search(space, engine, obj, incumbent, deadline)
     else:
         from cim_plugin.mapping.fast import fast_search
 
