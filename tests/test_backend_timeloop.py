@@ -271,8 +271,8 @@ def test_latency_is_applied_to_timeloop_counts(tmp_path, fake_bin, monkeypatch, 
     the backend applies the macro's latency to those counts and reports exactly what the
     embedded model reports with the latency (cycles, level cycles, leakage, energy,
     utilization, GFLOPs)."""
-    from cim_plugin.backends.yamlout import write_yaml
     from cim_plugin.export.build import Sizing, build, get_macro
+    from cim_plugin.io.yamlout import write_yaml
     from cim_plugin.library.ert_gen import generate_tables
     from cim_plugin.study.runner import _timeloop_model
 

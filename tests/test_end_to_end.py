@@ -22,8 +22,8 @@ import re
 import pytest
 import yaml
 
-from cim_plugin.backends.yamlout import write_yaml
 from cim_plugin.cli import main
+from cim_plugin.io.yamlout import write_yaml
 from cim_plugin.spec.yamlio import load_yaml
 from tests.conftest import REFERENCE, needs_reference
 

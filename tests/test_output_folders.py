@@ -12,9 +12,8 @@ import yaml
 
 from cim_plugin.cli import main
 from cim_plugin.errors import InputError
-from cim_plugin.report import write_text_atomic
-from cim_plugin.report.outdir import MARKER, check_output_dir
-from cim_plugin.report.safeio import SafeFolder, Staging
+from cim_plugin.io.outdir import MARKER, check_output_dir
+from cim_plugin.io.safeio import SafeFolder, Staging, write_text_atomic
 from tests.hostile_corpus import MAP_DOC, PROBLEM
 from tests.test_model_tensor_core import TENSOR_CORE_ARCH, TENSOR_CORE_ART, TENSOR_CORE_ERT
 

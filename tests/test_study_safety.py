@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from cim_plugin.cli import main
-from cim_plugin.report.outdir import MARKER, marker_text
-from cim_plugin.report.safeio import LOCK_NAME
+from cim_plugin.io.outdir import MARKER, marker_text
+from cim_plugin.io.safeio import LOCK_NAME
 from cim_plugin.study.pool import usable_cores
 from tests.hostile_corpus import snapshot
 

@@ -41,8 +41,9 @@ from pathlib import Path
 from typing import Any
 
 from cim_plugin.backends.parse import parse_map_yaml, parse_stats
-from cim_plugin.backends.yamlout import write_text_atomic, write_yaml
 from cim_plugin.errors import CimPluginError, InputError, NotAvailableError
+from cim_plugin.io.safeio import write_text_atomic
+from cim_plugin.io.yamlout import write_yaml
 from cim_plugin.model.result import EvalResult
 from cim_plugin.spec.mapping import Mapping
 from cim_plugin.spec.yamlio import load_inputs, load_yaml

@@ -35,7 +35,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cim_plugin.report import write_text_atomic
+    from cim_plugin.io.outdir import check_output_file
+    from cim_plugin.io.safeio import write_text_atomic
     from cim_plugin.report.diff import (
         bless,
         bless_target,
@@ -46,7 +47,6 @@ def run(args: argparse.Namespace) -> int:
         parse_threshold,
         summary_path,
     )
-    from cim_plugin.report.outdir import check_output_file
 
     if args.markdown:
         check_output_file(Path(args.markdown), "--markdown")

@@ -20,9 +20,9 @@ from pathlib import Path
 import yaml
 
 from cim_plugin.errors import InputError
+from cim_plugin.io.outdir import mark_output_dir
+from cim_plugin.io.safeio import SafeFolder, Staging
 from cim_plugin.library.ert_gen import DEFAULT_TOP, generate_tables
-from cim_plugin.report.outdir import mark_output_dir
-from cim_plugin.report.safeio import SafeFolder, Staging
 from cim_plugin.spec.arch import load_architecture
 from cim_plugin.spec.yamlio import load_inputs
 

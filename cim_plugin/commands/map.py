@@ -19,7 +19,7 @@ from pathlib import Path
 import yaml
 
 from cim_plugin.commands.argtypes import bounded_float
-from cim_plugin.report import write_text_atomic
+from cim_plugin.io.safeio import write_text_atomic
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -95,13 +95,13 @@ def run(args: argparse.Namespace) -> int:
     if args.backend == "timeloop":
         return _run_timeloop(args)
     from cim_plugin.commands.model import blame, load_tables
+    from cim_plugin.io.outdir import mark_output_dir
     from cim_plugin.library.latency import compute_latency
     from cim_plugin.mapping.cim import priority_seeds
     from cim_plugin.mapping.constraints import constraints_from_doc
     from cim_plugin.mapping.mapspace import MapSpace
     from cim_plugin.mapping.search import search
     from cim_plugin.model.engine import Engine, ModelOptions
-    from cim_plugin.report.outdir import mark_output_dir
     from cim_plugin.report.stats_text import format_stats
     from cim_plugin.spec.arch import load_architecture
     from cim_plugin.spec.mapping import load_mapping

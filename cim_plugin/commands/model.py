@@ -22,9 +22,9 @@ import yaml
 
 from cim_plugin.commands.argtypes import finite_float
 from cim_plugin.errors import InputError, NotAvailableError
+from cim_plugin.io.outdir import check_output_dir, check_output_file, mark_output_dir
+from cim_plugin.io.safeio import write_text_atomic
 from cim_plugin.model.result import EvalResult
-from cim_plugin.report import write_text_atomic
-from cim_plugin.report.outdir import check_output_dir, check_output_file, mark_output_dir
 from cim_plugin.spec.arch import Architecture
 from cim_plugin.spec.ert import ART, ERT, art_from_dict, ert_from_dict, load_art, load_ert
 from cim_plugin.spec.mapping import LevelMapping, Mapping, load_mapping
@@ -135,7 +135,7 @@ def check_output_paths(args: argparse.Namespace) -> None:
     """Fail before any work (and before writing anything) on unusable output paths.
 
     Commands with a `--force` option also refuse a non-empty folder cim-plugin did not
-    make (`cim_plugin.report.outdir`).
+    make (`cim_plugin.io.outdir`).
     """
     if getattr(args, "json", None):
         check_output_file(Path(args.json), "--json")

@@ -45,8 +45,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cim_plugin.report.outdir import MARKER, check_output_dir, marker_text
-    from cim_plugin.report.safeio import SafeFolder
+    from cim_plugin.io.outdir import MARKER, check_output_dir, marker_text
+    from cim_plugin.io.safeio import SafeFolder
     from cim_plugin.report.study_report import render_outputs, result_rows, summarize
     from cim_plugin.spec.limits import MAX_STUDY_POINTS
     from cim_plugin.study.config import load_config

@@ -25,15 +25,15 @@ from typing import Any
 
 import yaml
 
-from cim_plugin.backends.yamlout import dump_yaml, quote_strings
 from cim_plugin.errors import InputError
 from cim_plugin.export.build import BuiltDesign
 from cim_plugin.export.mapping import design_mapping, timeloop_mapping, timeloopfe_mapping
 from cim_plugin.export.readme import Expected, readme_text
 from cim_plugin.export.templates import DESIGNS, render_constraints_text, render_text
+from cim_plugin.io.outdir import check_output_dir
+from cim_plugin.io.safeio import default_mode
+from cim_plugin.io.yamlout import dump_yaml, quote_strings
 from cim_plugin.library.tables import CIM_AREA_ATTRIBUTE, CIM_STORAGE_CLASSES, CIM_UNIT_CLASSES
-from cim_plugin.report import default_mode
-from cim_plugin.report.outdir import check_output_dir
 from cim_plugin.resources import data_dir, data_file
 from cim_plugin.spec.yamlio import TAG_KEY, load_yaml, loads_yaml
 
@@ -146,7 +146,7 @@ def _compound_component_files() -> list[Path]:
 
 def check_export_dir(out: Path, flag: str = "-o") -> None:
     """Refuse, before any work, an output path export cannot publish to: the checks every
-    command makes (`report.outdir.check_output_dir`: system folders, a file in the way,
+    command makes (`io.outdir.check_output_dir`: system folders, a file in the way,
     no write permission, a dangling link), a symbolic link (the folder is renamed into
     place, and a link is never written through) and an existing folder that is not empty."""
     if out.is_symlink():

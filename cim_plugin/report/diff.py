@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from cim_plugin.errors import InputError
-from cim_plugin.report import write_text_atomic
+from cim_plugin.io.safeio import write_text_atomic
 from cim_plugin.report.markdown import md_code, md_text
 from cim_plugin.spec.values import show
 from cim_plugin.spec.yamlio import loads_json, read_input_text

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cim_plugin.io.safeio import write_text_atomic
 from cim_plugin.model.nest import LoopNest
 from cim_plugin.model.result import EvalResult, LevelStats
-from cim_plugin.report import write_text_atomic
 from cim_plugin.spec.arch import Architecture, StorageLevel
 from cim_plugin.spec.ert import ERT
 from cim_plugin.spec.problem import Problem

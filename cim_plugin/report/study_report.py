@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cim_plugin.io.safeio import Staging
 from cim_plugin.report.markdown import md_text
-from cim_plugin.report.safeio import Staging
 from cim_plugin.study.config import StudyConfig
 from cim_plugin.study.metrics import DesignInfo, gemm_metrics, paper_metrics
 from cim_plugin.study.runner import Point
@@ -185,7 +185,7 @@ def render_outputs(cfg: StudyConfig, df: pd.DataFrame, summary: pd.DataFrame,
 
 def write_outputs(out: Path, cfg: StudyConfig, df: pd.DataFrame, summary: pd.DataFrame) -> list[Path]:
     """Render and publish every output into `out` (all or nothing)."""
-    from cim_plugin.report.safeio import SafeFolder
+    from cim_plugin.io.safeio import SafeFolder
 
     staging = render_outputs(cfg, df, summary)
     with SafeFolder.open(out) as folder:

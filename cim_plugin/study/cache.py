@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from cim_plugin import __version__
-from cim_plugin.report.safeio import SafeFolder
+from cim_plugin.io.safeio import SafeFolder
 
 FORMAT = 1
 #: largest cache entry read back (a record is a few kB)

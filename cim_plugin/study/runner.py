@@ -173,7 +173,7 @@ def _timeloop_model(processed: dict[str, Any], ert: Any, art: Any, mapping: Any,
     point's compute latency to Timeloop's counts, so the figures are the embedded
     model's rule on Timeloop's counts (cim_plugin.backends.latency)."""
     from cim_plugin.backends import timeloop as tl
-    from cim_plugin.backends.yamlout import write_yaml
+    from cim_plugin.io.yamlout import write_yaml
 
     if workdir is None:
         raise ValueError("the timeloop backend needs a working folder")

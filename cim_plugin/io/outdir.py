@@ -38,7 +38,7 @@ def _system_folder(resolved: Path) -> str | None:
 def made_by_cim_plugin(folder: Path) -> bool:
     """The folder holds the marker an earlier cim-plugin run left, or the lock of a run
     that has just created it (and is about to write the marker)."""
-    from cim_plugin.report.safeio import LOCK_NAME
+    from cim_plugin.io.safeio import LOCK_NAME
 
     return any((folder / name).is_file() and not (folder / name).is_symlink()
                for name in (MARKER, LOCK_NAME))
@@ -99,7 +99,7 @@ def marker_text(command: str) -> str:
 
 def mark_output_dir(folder: Path, command: str) -> None:
     """Leave the marker in a folder cim-plugin made or wrote (atomic, no link followed)."""
-    from cim_plugin.report.safeio import SafeFolder
+    from cim_plugin.io.safeio import SafeFolder
 
     with SafeFolder.open(folder) as f:
         if MARKER not in f.entries():

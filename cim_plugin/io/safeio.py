@@ -22,17 +22,54 @@ import fcntl
 import os
 import secrets
 import stat
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
 from cim_plugin.errors import InputError
-from cim_plugin.report import default_mode
 
 LOCK_NAME = ".cim-plugin.lock"
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_NOFOLLOW", 0)
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
+def default_mode(base: int = 0o666) -> int:
+    """Permissions a plain `open()` would give (`base` minus the umask); temporary files
+    are created private (0600), which would otherwise leak into the results."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return base & ~mask
+
+
+def write_text_atomic(path: str | Path, text: str) -> Path:
+    """Write via a temporary file in the same folder and `os.replace`, so readers never
+    see a half-written file. The temporary name is unpredictable and created exclusively
+    (`tempfile.mkstemp`); a link at `path` is replaced, not followed. A path that cannot
+    be written is an InputError naming it, not a traceback."""
+    p = Path(path)
+    tmp: str | None = None
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+        os.fchmod(fd, default_mode())
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+        os.replace(tmp, p)
+    except OSError as exc:
+        _discard(tmp)
+        raise InputError(f"cannot write ({os.strerror(exc.errno) if exc.errno else exc})",
+                         file=str(p), expected="a writable location") from None
+    except BaseException:
+        _discard(tmp)
+        raise
+    return p
+
+
+def _discard(tmp: str | None) -> None:
+    if tmp is not None and os.path.lexists(tmp):
+        os.unlink(tmp)
 
 
 def _plain_name(name: str) -> str:
@@ -244,4 +281,4 @@ class Staging:
         return [folder.path / name for name in self.files]
 
 
-__all__ = ["LOCK_NAME", "SafeFolder", "Staging"]
+__all__ = ["LOCK_NAME", "SafeFolder", "Staging", "default_mode", "write_text_atomic"]

@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from cim_plugin.io.safeio import write_text_atomic
 from cim_plugin.spec.yamlio import TAG_KEY
 
 _NEEDS_QUOTES = re.compile(r"^[\d.+\-]")
@@ -73,14 +74,6 @@ _Dumper.add_representer(dict, _repr_dict)
 
 def dump_yaml(doc: Any) -> str:
     return yaml.dump(doc, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=100)
-
-
-def write_text_atomic(path: str | Path, text: str) -> Path:
-    """Write via a temporary file in the same folder, then os.replace (one implementation
-    for the package, with the usual file permissions)."""
-    from cim_plugin.report import write_text_atomic as _write
-
-    return _write(path, text)
 
 
 def write_yaml(path: str | Path, doc: Any) -> Path:
