@@ -29,15 +29,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from cim_plugin.api import map_problem  # noqa: E402
 from cim_plugin.export.build import Sizing, build, get_macro  # noqa: E402
 from cim_plugin.library import load_macro_library  # noqa: E402
 from cim_plugin.library.ert_gen import generate_tables  # noqa: E402
-from cim_plugin.library.latency import compute_latency  # noqa: E402
-from cim_plugin.mapping.cim import priority_seeds  # noqa: E402
-from cim_plugin.mapping.constraints import parse_constraints  # noqa: E402
-from cim_plugin.mapping.mapspace import MapSpace  # noqa: E402
-from cim_plugin.mapping.search import search  # noqa: E402
-from cim_plugin.model.engine import Engine, ModelOptions  # noqa: E402
 from cim_plugin.spec.problem import gemm_problem  # noqa: E402
 from cim_plugin.study.config import load_config  # noqa: E402
 from cim_plugin.study.runner import PRESET_DESIGNS, study_gemms  # noqa: E402
@@ -47,7 +42,8 @@ METHOD = ("analog6T", "analog8T", "digital6T", "digital8T")
 KEEP_TYPES = ("bypass", "dataspace", "datatype")
 
 
-def free_space(design: str, macro: str | None, gemm: tuple[int, int, int]):
+def free_design(design: str, macro: str | None, gemm: tuple[int, int, int]):
+    """(architecture, problem, ERT, ART, keep/bypass targets) of a design point."""
     mac = get_macro(macro) if macro else None
     sizing = Sizing("preset" if design in PRESET_DESIGNS and macro in METHOD else "iso-area")
     try:
@@ -55,24 +51,21 @@ def free_space(design: str, macro: str | None, gemm: tuple[int, int, int]):
     except Exception:                      # a macro too large for the level: one macro
         b = build(design, mac, gemm, Sizing("explicit", (1, 1)))
     arch = b.architecture
-    problem = gemm_problem(*gemm)
     ert, art = generate_tables(arch)
-    engine = Engine(arch, problem, ert, art,
-                    ModelOptions(compute_latency_cycles=compute_latency(arch)[0]))
     targets = [t for t in b.processed["architecture_constraints"]["targets"]
                if t.get("type") in KEEP_TYPES]
-    return MapSpace(arch, problem, parse_constraints(targets, arch, problem)), engine
+    return arch, gemm_problem(*gemm), ert, art, targets
 
 
 def one(task: tuple[str, str | None, tuple[int, int, int]]) -> dict:
     design, macro, gemm = task
-    space, engine = free_space(design, macro, gemm)
+    arch, problem, ert, art, targets = free_design(design, macro, gemm)
     t, c = time.perf_counter(), time.process_time()
-    fast = search(space, engine, mode="fast", seeds=priority_seeds(space))
+    fast = map_problem(arch, problem, ert, art, targets=targets, mode="fast").search
     t_fast, c_fast = time.perf_counter() - t, time.process_time() - c
-    space, engine = free_space(design, macro, gemm)          # nothing cached from the fast run
-    t, c = time.perf_counter(), time.process_time()
-    exact = search(space, engine, mode="exact")
+    t, c = time.perf_counter(), time.process_time()      # a new engine and mapspace
+    exact = map_problem(arch, problem, ert, art, targets=targets, mode="exact",
+                        cim_seeds=False).search
     t_exact, c_exact = time.perf_counter() - t, time.process_time() - c
     return {"design": design, "macro": macro, "gemm": list(gemm), "fast_s": t_fast,
             "exact_s": t_exact, "fast_cpu_s": c_fast, "exact_cpu_s": c_exact,
@@ -102,7 +95,8 @@ def summarize(rows: list[dict]) -> dict:
 
 
 def reference_runs() -> list[dict]:
-    from cim_plugin.model.constraints_check import constraint_targets
+    from cim_plugin.mapping.constraints import constraint_targets
+    from cim_plugin.model.engine import ModelOptions
     from cim_plugin.model.evaluate import evaluate
     from cim_plugin.spec import load_architecture, load_ert, load_inputs, load_mapping, load_problem
 
@@ -116,12 +110,11 @@ def reference_runs() -> list[dict]:
         stored = evaluate(arch, problem, load_mapping(run / "timeloop-mapper.map.yaml"), ert,
                           options=options)
         targets = [t for t in constraint_targets(doc) if t.get("type") in KEEP_TYPES]
-        space = MapSpace(arch, problem, parse_constraints(targets, arch, problem))
-        engine = Engine(arch, problem, ert, options=options)
         row = {"run": f"{run.parent.name}/{run.name}", "edp_stored": stored.edp}
-        for mode, seeds in (("fast", priority_seeds(space)), ("exact", [])):
+        for mode in ("fast", "exact"):
             t = time.perf_counter()
-            sr = search(space, engine, mode=mode, seeds=seeds)
+            sr = map_problem(arch, problem, ert, targets=targets, mode=mode,
+                             cim_seeds=mode == "fast", compute_latency=1.0).search
             row[f"{mode}_s"] = round(time.perf_counter() - t, 3)
             row[f"{mode}_edp"] = sr.result.edp
             row[f"{mode}_optimal"] = sr.optimal

@@ -7,6 +7,9 @@ traceback.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 
 class CimPluginError(Exception):
     """Base class: a failure the user can understand without a traceback."""
@@ -45,3 +48,16 @@ class NotAvailableError(CimPluginError):
     """A capability that needs something not installed or not built."""
 
     exit_code = 1
+
+
+@contextlib.contextmanager
+def blame(file: str | None, field: str | None = None) -> Iterator[None]:
+    """Errors raised inside name `file` (and `field`) when they name no file themselves:
+    a level's capacity or a library lookup knows the level, the command knows the file."""
+    try:
+        yield
+    except InputError as exc:
+        if exc.file or not file:
+            raise
+        raise type(exc)(exc.detail, file=file, field=exc.field or field,
+                        expected=exc.expected) from None

@@ -141,7 +141,7 @@ def test_reference_architectures_free_search_beats_the_stored_mapping(run):
     """The method's Timeloop inputs with only their keep/bypass constraints: the search
     finds a mapping (also for the SMEM-level digital 8T design) at most as costly as
     the one the method's mapper stored, evaluated the same way (1 cycle per compute)."""
-    from cim_plugin.model.constraints_check import constraint_targets
+    from cim_plugin.mapping.constraints import constraint_targets
     from cim_plugin.spec import load_architecture, load_ert, load_inputs, load_mapping, load_problem
 
     folder = REFERENCE / "wwwcim" / "runs" / run

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from cim_plugin.commands.argtypes import bounded_float
+from cim_plugin.argtypes import bounded_float
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

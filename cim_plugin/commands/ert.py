@@ -19,8 +19,8 @@ from pathlib import Path
 
 import yaml
 
-from cim_plugin.errors import InputError
-from cim_plugin.io.outdir import mark_output_dir
+from cim_plugin.errors import InputError, blame
+from cim_plugin.io.outdir import check_output_paths, mark_output_dir
 from cim_plugin.io.safeio import SafeFolder, Staging
 from cim_plugin.library.ert_gen import DEFAULT_TOP, generate_tables
 from cim_plugin.spec.arch import load_architecture
@@ -64,9 +64,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.output_dir:
         raise InputError("no output folder given", field="-o/--output-dir",
                          expected="a folder for ERT.yaml and ART.yaml")
-    from cim_plugin.commands.model import blame, check_output_paths
-
-    check_output_paths(args)
+    check_output_paths(None, args.output_dir, args.force)
     doc, origin = load_inputs(args.specs)
     spec_file = origin.get("architecture", ", ".join(args.specs))
     arch = load_architecture(doc, spec_file)

@@ -15,7 +15,7 @@ import argparse
 import shlex
 from pathlib import Path
 
-from cim_plugin.commands.argtypes import bounded_float
+from cim_plugin.argtypes import bounded_float
 from cim_plugin.errors import InputError
 from cim_plugin.export.build import Sizing, build, get_macro
 from cim_plugin.export.folder import ExportOptions, check_export_dir, write_design_folder

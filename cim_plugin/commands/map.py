@@ -18,7 +18,8 @@ from pathlib import Path
 
 import yaml
 
-from cim_plugin.commands.argtypes import bounded_float
+from cim_plugin.argtypes import bounded_float
+from cim_plugin.io.outdir import check_output_paths, mark_output_dir
 from cim_plugin.io.safeio import write_text_atomic
 
 
@@ -72,14 +73,6 @@ def _run_timeloop(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_args(args: argparse.Namespace) -> None:
-    """Reject unusable output paths before any work is done (numbers are checked by
-    their argument types)."""
-    from cim_plugin.commands.model import check_output_paths
-
-    check_output_paths(args)
-
-
 def certificate_line(sr) -> str:
     """How far from optimal the answer can be, in words."""
     if sr.optimal:
@@ -91,66 +84,41 @@ def certificate_line(sr) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    _check_args(args)
+    check_output_paths(args.json, args.output_dir, args.force)
     if args.backend == "timeloop":
         return _run_timeloop(args)
-    from cim_plugin.commands.model import blame, load_tables
-    from cim_plugin.io.outdir import mark_output_dir
-    from cim_plugin.library.latency import compute_latency
-    from cim_plugin.mapping.cim import priority_seeds
-    from cim_plugin.mapping.constraints import constraints_from_doc
-    from cim_plugin.mapping.mapspace import MapSpace
-    from cim_plugin.mapping.search import search
-    from cim_plugin.model.engine import Engine, ModelOptions
+    from cim_plugin.api import load_spec, map_problem
     from cim_plugin.report.stats_text import format_stats
-    from cim_plugin.spec.arch import load_architecture
-    from cim_plugin.spec.mapping import load_mapping
-    from cim_plugin.spec.problem import load_problem
-    from cim_plugin.spec.yamlio import load_inputs
 
-    doc, origin = load_inputs(args.specs)
-    arch = load_architecture(doc, origin.get("architecture", args.specs[0]))
-    problem = load_problem(doc, origin.get("problem", args.specs[0]))
-    ert, art = load_tables(args, doc, origin, arch)
-    cons = constraints_from_doc(doc, arch, problem, origin.get("architecture_constraints")
-                                or origin.get("constraints"))
-    space = MapSpace(arch, problem, cons)
-    latency, source = compute_latency(arch, args.compute_latency)
-    engine = Engine(arch, problem, ert, art, ModelOptions(compute_latency_cycles=latency))
-    seeds = []
-    dataspaces = tuple(ds.name for ds in problem.data_spaces)
-    for path in args.seed_mapping:
-        with blame(path, "mapping"):                      # the model's own checks, on the seed
-            choice = space.from_mapping(load_mapping(path, dims=problem.dimensions,
-                                                     dataspaces=dataspaces), file=path)
-            engine.evaluate(space.to_nest(choice))
-        seeds.append(choice)
-    if not args.no_cim_seeds:
-        seeds += [c for c in priority_seeds(space) if c not in seeds]
+    inp = load_spec(args.specs, ert=args.ert, art=args.art)
+    arch, problem = inp.arch, inp.problem
+    mapped = map_problem(arch, problem, inp.ert, inp.art, targets=inp.targets,
+                         targets_file=inp.constraints_file, objective=args.objective,
+                         mode=args.search, seeds=args.seed_mapping, cim_seeds=not args.no_cim_seeds,
+                         timeout=args.timeout, energy_weight=args.energy_weight,
+                         delay_weight=args.delay_weight, compute_latency=args.compute_latency)
+    sr = mapped.search
     deadline_note = "" if args.timeout is None else f" (budget {args.timeout:g} s)"
-    sr = search(space, engine, objective=args.objective, mode=args.search, seeds=seeds,
-                timeout=args.timeout, energy_weight=args.energy_weight,
-                delay_weight=args.delay_weight)
     out = Path(args.output_dir)
-    searched = sr.space or space
+    searched = sr.space or mapped.space
     order = [s.base_name for s in arch.storage_inner_first]
     r = sr.result
     outputs = {                                # every output rendered before any is written
         out / "map.yaml": yaml.safe_dump(
             {"mapping": sr.mapping.to_yaml_list(order, problem.dimensions)}, sort_keys=False),
         out / "stats.txt": format_stats(r, arch, searched.problem, searched.to_nest(sr.choice),
-                                        ert)}
+                                        inp.ert)}
     if args.json:
         data = r.to_json_dict()
         data["mapper"] = sr.mapper_json()
-        data["mapper"]["compute_latency_cycles"] = latency
-        data["mapper"]["compute_latency_source"] = source
+        data["mapper"]["compute_latency_cycles"] = mapped.latency
+        data["mapper"]["compute_latency_source"] = mapped.latency_source
         outputs[Path(args.json)] = json.dumps(data, indent=2) + "\n"
-    for w in [*cons.warnings, *r.warnings]:
+    for w in mapped.warnings:
         print(f"cim-plugin map: warning: {w}", file=sys.stderr)
     print(f"best mapping ({args.objective}): cycles {r.cycles}, energy {r.energy_pJ / 1e6:.2f} uJ, "
           f"EDP {r.edp:.3e} J*cycle, utilization {r.utilization * 100:.2f} %")
-    print(f"compute latency {latency:g} cycles per operation ({source})")
+    print(f"compute latency {mapped.latency:g} cycles per operation ({mapped.latency_source})")
     print(f"{certificate_line(sr)}; {sr.stats.get('nodes', 0)} nodes, "
           f"{sr.stats.get('placements', 0)} placements searched, {sr.seeds_used} seeds, "
           f"{sr.seconds:.2f} s{deadline_note}")

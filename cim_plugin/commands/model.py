@@ -9,27 +9,21 @@ from the component library. Writes a readable summary, optionally `--json`, and 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import json
-import math
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from cim_plugin.commands.argtypes import finite_float
-from cim_plugin.errors import InputError, NotAvailableError
-from cim_plugin.io.outdir import check_output_dir, check_output_file, mark_output_dir
+from cim_plugin.api import SpecInputs, load_spec, make_engine
+from cim_plugin.argtypes import bounded_float
+from cim_plugin.errors import blame
+from cim_plugin.io.outdir import check_output_paths, mark_output_dir
 from cim_plugin.io.safeio import write_text_atomic
 from cim_plugin.model.result import EvalResult
-from cim_plugin.spec.arch import Architecture
-from cim_plugin.spec.ert import ART, ERT, art_from_dict, ert_from_dict, load_art, load_ert
-from cim_plugin.spec.mapping import LevelMapping, Mapping, load_mapping
-from cim_plugin.spec.problem import Problem
-from cim_plugin.spec.yamlio import load_inputs
+from cim_plugin.spec.mapping import LevelMapping, Mapping
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -50,129 +44,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    const="cim_latency_cycles", default=None,
                    help="cycles per compute operation from this attribute of the compute level "
                         "(default name cim_latency_cycles); Timeloop assumes 1")
-    p.add_argument("--compute-latency", metavar="CYCLES", type=finite_float, default=None,
+    p.add_argument("--compute-latency", metavar="CYCLES", type=bounded_float(0, inclusive=False),
+                   default=None,
                    help="cycles per compute operation (overrides --latency-from-attribute)")
     p.add_argument("--force", action="store_true",
                    help="write into an existing, non-empty -o folder that cim-plugin did not make")
     p.add_argument("--no-constraint-check", action="store_true",
                    help="do not warn about mapper constraints the mapping breaks")
-
-
-# --------------------------------------------------------------------------- inputs
-@dataclasses.dataclass
-class ModelInputs:
-    doc: dict[str, Any]
-    origin: dict[str, str]
-    arch: Architecture
-    problem: Problem
-    mapping: Mapping
-    ert: ERT
-    art: ART | None
-
-
-def _load_mapping(args: argparse.Namespace, doc: dict[str, Any], origin: dict[str, str],
-                  problem: Problem) -> Mapping:
-    tensors = tuple(ds.name for ds in problem.data_spaces)
-    if args.mapping:
-        return load_mapping(args.mapping, dims=problem.dimensions, dataspaces=tensors)
-    inline = doc.get("mapping")
-    entries = inline.get("targets") if isinstance(inline, dict) else inline
-    if entries:
-        return load_mapping(doc, dims=problem.dimensions, file=origin.get("mapping"),
-                            dataspaces=tensors)
-    raise InputError("no mapping given", file=", ".join(args.specs), field="mapping",
-                     expected="--mapping MAP.yaml or a non-empty `mapping:` list in the specs")
-
-
-def load_tables(args: argparse.Namespace, doc: dict[str, Any], origin: dict[str, str],
-              arch: Architecture) -> tuple[ERT, ART | None]:
-    art: ART | None = None
-    if args.art:
-        art = load_art(args.art)
-    elif doc.get("ART") is not None:
-        art = art_from_dict(doc, origin.get("ART"))
-    if args.ert:
-        return load_ert(args.ert), art if art is not None else _library_art(arch)
-    if doc.get("ERT") is not None:
-        return ert_from_dict(doc, origin.get("ERT")), art if art is not None else _library_art(arch)
-    try:
-        from cim_plugin.library.ert_gen import generate_tables
-    except ImportError:
-        raise InputError("no ERT: the component library cannot generate energy tables in this "
-                         "installation", file=", ".join(args.specs), field="ERT",
-                         expected="--ert ERT.yaml (e.g. timeloop-*.ERT.yaml from Accelergy) or "
-                                  "an `ERT:` section in the specs") from None
-    with blame(arch.source):
-        ert, gen_art = generate_tables(arch)
-    return ert, art if art is not None else gen_art
-
-
-@contextlib.contextmanager
-def blame(file: str | None, field: str | None = None) -> Iterator[None]:
-    """Errors raised inside name `file` (and `field`) when they name no file themselves:
-    a level's capacity or a library lookup knows the level, the command knows the file."""
-    try:
-        yield
-    except InputError as exc:
-        if exc.file or not file:
-            raise
-        raise type(exc)(exc.detail, file=file, field=exc.field or field,
-                        expected=exc.expected) from None
-
-
-def _library_art(arch: Architecture) -> ART | None:
-    """Areas from the component library when only energies were given, so the reported
-    area is the design's rather than 0; None when the library does not know a class."""
-    try:
-        from cim_plugin.library.ert_gen import generate_tables
-
-        return generate_tables(arch)[1]
-    except (ImportError, InputError):
-        return None
-
-
-def check_output_paths(args: argparse.Namespace) -> None:
-    """Fail before any work (and before writing anything) on unusable output paths.
-
-    Commands with a `--force` option also refuse a non-empty folder cim-plugin did not
-    make (`cim_plugin.io.outdir`).
-    """
-    if getattr(args, "json", None):
-        check_output_file(Path(args.json), "--json")
-    if getattr(args, "output_dir", None):
-        check_output_dir(Path(args.output_dir), "-o", force=getattr(args, "force", None))
-
-
-def load_model_inputs(args: argparse.Namespace) -> ModelInputs:
-    from cim_plugin.spec.arch import load_architecture
-    from cim_plugin.spec.problem import load_problem
-
-    doc, origin = load_inputs(args.specs)
-    arch = load_architecture(doc, origin.get("architecture", args.specs[0]))
-    problem = load_problem(doc, origin.get("problem", args.specs[0]))
-    mapping = _load_mapping(args, doc, origin, problem)
-    ert, art = load_tables(args, doc, origin, arch)
-    return ModelInputs(doc, origin, arch, problem, mapping, ert, art)
-
-
-def _options(args: argparse.Namespace, arch: Architecture):
-    """Model options with the compute latency every command applies
-    (`cim_plugin.library.latency`); `--latency-from-attribute` names another attribute."""
-    from cim_plugin.library.latency import ATTRIBUTE, compute_latency
-    from cim_plugin.model.engine import ModelOptions
-
-    name = args.latency_from_attribute or ATTRIBUTE
-    if args.latency_from_attribute and args.compute_latency is None \
-            and arch.compute.attributes.get(name) is None:
-        raise InputError(f"the compute level has no attribute {name!r}", file=arch.source,
-                         field=f"architecture.{arch.compute.name}.attributes.{name}",
-                         expected="a number of cycles per compute operation")
-    if args.compute_latency is not None and not (math.isfinite(args.compute_latency)
-                                                 and args.compute_latency > 0):
-        raise InputError(f"compute latency {args.compute_latency} is not positive",
-                         field="--compute-latency", expected="cycles > 0")
-    latency, source = compute_latency(arch, args.compute_latency, name)
-    return ModelOptions(compute_latency_cycles=latency), source
 
 
 # --------------------------------------------------------------------------- summary
@@ -212,9 +90,10 @@ def format_summary(result: EvalResult) -> str:
 
 
 # --------------------------------------------------------------------------- run
-def evaluated_mapping_list(inp: ModelInputs, nest: Any) -> list[dict[str, Any]]:
+def evaluated_mapping_list(inp: SpecInputs, nest: Any) -> list[dict[str, Any]]:
     """map.yaml entries of the evaluated mapping, with the keep sets the model used
     written out (a level the mapping left unspecified gets its default explicitly)."""
+    assert inp.mapping is not None
     all_ds = {ds.name for ds in inp.problem.data_spaces}
     levels = {}
     for i, level in enumerate(inp.arch.storage):
@@ -228,15 +107,17 @@ def evaluated_mapping_list(inp: ModelInputs, nest: Any) -> list[dict[str, Any]]:
     return Mapping(levels=levels).to_yaml_list(order, inp.problem.dimensions)
 
 
-def _run_embedded(args: argparse.Namespace) -> tuple[EvalResult, ModelInputs, Any]:
-    from cim_plugin.model.constraints_check import check_constraints, constraint_targets
-    from cim_plugin.model.engine import Engine
+def _run_embedded(args: argparse.Namespace) -> tuple[EvalResult, SpecInputs, Any]:
+    from cim_plugin.mapping.constraints import parse_constraints, violations
     from cim_plugin.model.nest import build_nest
     from cim_plugin.model.padded import mapping_padding, padded_engine, padding_warning
 
-    inp = load_model_inputs(args)
-    options, source = _options(args, inp.arch)
-    engine = Engine(inp.arch, inp.problem, inp.ert, inp.art, options)
+    inp = load_spec(args.specs, mapping=args.mapping, ert=args.ert, art=args.art,
+                    need_mapping=True)
+    assert inp.mapping is not None
+    engine, _, source = make_engine(inp.arch, inp.problem, inp.ert, inp.art,
+                                    compute_latency=args.compute_latency,
+                                    latency_attribute=args.latency_from_attribute)
     padded = mapping_padding(inp.problem, inp.mapping)
     if padded:
         engine = padded_engine(engine, padded)
@@ -245,8 +126,9 @@ def _run_embedded(args: argparse.Namespace) -> tuple[EvalResult, ModelInputs, An
                           check_fanout=engine.options.check_fanout)
     warnings: list[str] = []
     if not args.no_constraint_check:
-        targets = constraint_targets(inp.doc, inp.origin.get("architecture"))
-        warnings = check_constraints(targets, inp.arch, inp.problem, inp.mapping, nest)
+        file = inp.constraints_file or inp.origin.get("architecture")
+        cons = parse_constraints(inp.targets, inp.arch, inp.problem, file)
+        warnings = violations(cons, inp.arch, inp.problem, inp.mapping, nest)
     with blame(inp.mapping.source, "mapping"):
         result = engine.evaluate(nest)
     for w in warnings:
@@ -258,10 +140,8 @@ def _run_embedded(args: argparse.Namespace) -> tuple[EvalResult, ModelInputs, An
 
 
 def _run_timeloop(args: argparse.Namespace) -> EvalResult:
-    try:
-        from cim_plugin.backends import timeloop
-    except ImportError as exc:
-        raise NotAvailableError(f"the timeloop backend is not available: {exc}") from None
+    from cim_plugin.backends import timeloop
+
     out_dir = Path(args.output_dir) if args.output_dir else Path("cim-plugin-model")
     return timeloop.run_model(list(args.specs), args.mapping, out_dir,
                               drop_arch_constraints=True, ert=args.ert, art=args.art,
@@ -270,7 +150,7 @@ def _run_timeloop(args: argparse.Namespace) -> EvalResult:
 
 
 def run(args: argparse.Namespace) -> int:
-    check_output_paths(args)
+    check_output_paths(args.json, args.output_dir, getattr(args, 'force', None))
     if args.backend == "timeloop":
         result = _run_timeloop(args)
         inp = nest = None

@@ -19,7 +19,7 @@ import time
 from contextlib import nullcontext
 from pathlib import Path
 
-from cim_plugin.commands.argtypes import positive_int
+from cim_plugin.argtypes import positive_int
 from cim_plugin.errors import CimPluginError, InputError
 
 

@@ -30,7 +30,7 @@ from cim_plugin.export.build import BuiltDesign
 from cim_plugin.export.mapping import design_mapping, timeloop_mapping, timeloopfe_mapping
 from cim_plugin.export.readme import Expected, readme_text
 from cim_plugin.export.templates import DESIGNS, render_constraints_text, render_text
-from cim_plugin.io.outdir import check_output_dir
+from cim_plugin.io.outdir import check_output_dir, has_entries
 from cim_plugin.io.safeio import default_mode
 from cim_plugin.io.yamlout import dump_yaml, quote_strings
 from cim_plugin.library.tables import CIM_AREA_ATTRIBUTE, CIM_STORAGE_CLASSES, CIM_UNIT_CLASSES
@@ -155,18 +155,9 @@ def check_export_dir(out: Path, flag: str = "-o") -> None:
                          expected="a new or empty folder that is not a link; name the "
                                   "link's target instead")
     check_output_dir(out, flag)
-    if out.exists() and (not out.is_dir() or _has_entries(out)):
+    if out.exists() and (not out.is_dir() or has_entries(out, flag)):
         raise InputError("output folder exists and is not empty", file=str(out), field=flag,
                          expected="a new or empty folder")
-
-
-def _has_entries(d: Path) -> bool:
-    try:
-        with os.scandir(d) as it:
-            return any(True for _ in it)
-    except OSError as exc:
-        raise InputError(f"cannot list the folder ({os.strerror(exc.errno or 0)})", file=str(d),
-                         field="-o", expected="a folder you may read and write") from None
 
 
 def _make_tmp_dir(out: Path) -> Path:

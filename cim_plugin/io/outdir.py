@@ -67,14 +67,15 @@ def check_output_dir(d: Path, flag: str, *, force: bool | None = None) -> None:
                 raise InputError(f"{q} is not writable", file=str(d), field=flag,
                                  expected="a folder you may write to")
             break
-    if force is False and d.is_dir() and _has_entries(d, flag) and not made_by_cim_plugin(d):
+    if force is False and d.is_dir() and has_entries(d, flag) and not made_by_cim_plugin(d):
         raise InputError("the folder exists, is not empty and was not made by cim-plugin",
                          file=str(d), field=flag,
                          expected="a new or empty folder, one cim-plugin wrote before, "
                                   "or --force to write into it anyway")
 
 
-def _has_entries(d: Path, flag: str) -> bool:
+def has_entries(d: Path, flag: str) -> bool:
+    """The folder holds anything at all (an unreadable folder is an InputError)."""
     try:
         with os.scandir(d) as it:
             return any(True for _ in it)
@@ -89,6 +90,16 @@ def check_output_file(path: Path, flag: str) -> None:
         raise InputError("the output file names a folder", file=str(path), field=flag,
                          expected="a file path")
     check_output_dir(path.parent, flag)
+
+
+def check_output_paths(json_file: str | Path | None, output_dir: str | Path | None,
+                       force: bool | None = None, *, dir_flag: str = "-o") -> None:
+    """A command's `--json` file and `-o` folder, checked before any work (and before
+    anything is written). `force` as for `check_output_dir`."""
+    if json_file:
+        check_output_file(Path(json_file), "--json")
+    if output_dir:
+        check_output_dir(Path(output_dir), dir_flag, force=force)
 
 
 def marker_text(command: str) -> str:
@@ -106,5 +117,5 @@ def mark_output_dir(folder: Path, command: str) -> None:
             f.write_bytes(MARKER, marker_text(command).encode())
 
 
-__all__ = ["MARKER", "check_output_dir", "check_output_file", "made_by_cim_plugin",
+__all__ = ["MARKER", "check_output_dir", "check_output_file", "check_output_paths", "has_entries", "made_by_cim_plugin",
            "mark_output_dir", "marker_text"]

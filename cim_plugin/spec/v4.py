@@ -33,6 +33,7 @@ from cim_plugin.spec.values import show
 from cim_plugin.spec.yamlio import TAG_KEY
 
 GEMM_DIMS = ("M", "N", "K")
+GEMM_TENSORS = ("A", "B", "Z")
 DUMMY_ATTRS = {"width": 1, "depth": 1, "datawidth": 1, "technology": -1}
 
 _BINOPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
@@ -256,7 +257,7 @@ def _constraint_targets(name: str, constraints: dict[str, Any], spatial_target: 
 def flatten_v4_full(arch: dict[str, Any], file: str | None = None,
                     variables: dict[str, Any] | None = None,
                     dims: tuple[str, ...] = GEMM_DIMS,
-                    dataspaces: tuple[str, ...] = ("A", "B", "Z")
+                    dataspaces: tuple[str, ...] = GEMM_TENSORS
                     ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """(processed architecture, constraint targets taken from the nodes)."""
     processed, targets, groups = _flatten(arch, file, variables, dims, dataspaces)
@@ -384,9 +385,23 @@ def flatten_v4(arch: dict[str, Any], file: str | None = None,
     return flatten_v4_full(arch, file=file, variables=variables)[0]
 
 
-def flatten_v4_constraints(doc: dict[str, Any], file: str | None = None,
-                           dims: tuple[str, ...] = GEMM_DIMS,
-                           dataspaces: tuple[str, ...] = ("A", "B", "Z")) -> dict[str, Any]:
+def problem_names(doc: dict[str, Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(dimensions, tensors) of the document's problem, for the targets the flattening
+    adds itself (a fan-out's `inter_*_spatial` level keeps nothing and has factors 1);
+    the GEMM's M, N, K and A, B, Z without a problem (`load_problem` validates it)."""
+    shape = (doc.get("problem") or {}).get("shape") if isinstance(doc.get("problem"), dict) \
+        else None
+    if isinstance(shape, dict):
+        dims = shape.get("dimensions")
+        spaces = shape.get("data_spaces")
+        if isinstance(dims, list) and isinstance(spaces, list) and all(
+                isinstance(d, str) for d in dims) and all(
+                isinstance(ds, dict) and isinstance(ds.get("name"), str) for ds in spaces):
+            return tuple(dims), tuple(ds["name"] for ds in spaces)
+    return GEMM_DIMS, GEMM_TENSORS
+
+
+def flatten_v4_constraints(doc: dict[str, Any], file: str | None = None) -> dict[str, Any]:
     """`architecture_constraints: {targets}` of a v0.4 document (node + top-level constraints).
 
     Top-level targets naming a container with a fan-out are moved to its
@@ -398,7 +413,7 @@ def flatten_v4_constraints(doc: dict[str, Any], file: str | None = None,
     arch = doc.get("architecture") or {}
     variables = {k: v for k, v in _mapping(doc.get("variables"), file, "variables",
                                            "{name: value}").items() if k != "version"}
-    _, targets, groups = _flatten(arch, file, variables, dims, dataspaces)
+    _, targets, groups = _flatten(arch, file, variables, *problem_names(doc))
     fanout_names = {str(n["name"]) for n, _ in _leaves(arch.get("nodes") or [], file, "architecture.nodes")
                     if any(resolve_value((n.get("spatial") or {}).get(a, 1), variables) != 1
                            for a in ("meshX", "meshY"))}

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cim_plugin.api import PRESETS
 from cim_plugin.errors import InputError
 from cim_plugin.spec.limits import MAX_GEMMS, check_banks, check_bound, check_macs
 from cim_plugin.spec.names import check_label
@@ -20,7 +21,10 @@ from cim_plugin.spec.yamlio import load_yaml
 
 CIM_DESIGNS = ("cim_rf", "cim_smem", "cim_smem_beside", "cim_l2")
 BASELINE = "tensor_core"
-STRATEGIES = ("priority", "priority+search", "search")
+#: mapping strategies: the search presets of `cim_plugin.api`; the baseline has no
+#: priority mapping, so only the presets that start without one apply to it
+STRATEGIES = tuple(PRESETS)
+BASELINE_STRATEGIES = tuple(k for k, p in PRESETS.items() if not p.design_seed)
 SIZINGS = ("iso-area", "iso-capacity", "preset", "explicit")
 
 
@@ -166,7 +170,7 @@ def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None
     if "banks" in data:
         kw["banks"] = _banks(data["banks"], file)
     for key, allowed in (("sizing", SIZINGS), ("cim_strategy", STRATEGIES),
-                         ("baseline_strategy", ("search", "seed")),
+                         ("baseline_strategy", BASELINE_STRATEGIES),
                          ("objective", ("edp", "energy", "delay")),
                          ("search", ("fast", "exact")),
                          ("backend", ("embedded", "timeloop"))):

@@ -101,14 +101,9 @@ def evaluate_point(point: Point, cfg: StudyConfig, workdir: Path | None = None,
     embedded, so Accelergy is not needed) and its parsed stats replace the embedded
     model's numbers; the embedded figures are kept under "embedded".
     """
+    from cim_plugin.api import map_with_preset
     from cim_plugin.export.build import Sizing, build, get_macro
     from cim_plugin.library.ert_gen import generate_tables
-    from cim_plugin.library.latency import compute_latency
-    from cim_plugin.mapping.cim import priority_seeds
-    from cim_plugin.mapping.constraints import parse_constraints
-    from cim_plugin.mapping.mapspace import MapSpace
-    from cim_plugin.mapping.search import search
-    from cim_plugin.model.engine import Engine, ModelOptions
     from cim_plugin.spec.problem import gemm_problem
     from cim_plugin.spec.v4 import flatten_v4_constraints
 
@@ -122,22 +117,12 @@ def evaluate_point(point: Point, cfg: StudyConfig, workdir: Path | None = None,
     problem = gemm_problem(point.m, point.n, point.k)
     ert, art = generate_tables(arch, paper_compat=cfg.paper_compat,
                                macros=_with_macro(macro_obj))
-    latency, _ = compute_latency(arch)
-    engine = Engine(arch, problem, ert, art, ModelOptions(compute_latency_cycles=latency))
-    template_targets = flatten_v4_constraints(b.v4)["targets"]
-    space = MapSpace(arch, problem, parse_constraints(template_targets, arch, problem))
-    seeds = []
-    if b.mapping is not None:
-        seeds.append(space.from_mapping(b.mapping.mapping()))
     strategy = cfg.cim_strategy if macro is not None else cfg.baseline_strategy
-    if strategy in ("priority", "seed") and seeds:
-        sr = search(space, engine, objective=cfg.objective, mode="seed", seeds=seeds)
-    else:
-        if strategy == "priority+search":
-            seeds += [c for c in priority_seeds(space) if c not in seeds]
-        elif strategy == "search":
-            seeds = []
-        sr = search(space, engine, objective=cfg.objective, mode=cfg.search, seeds=seeds)
+    mapped = map_with_preset(strategy, arch, problem, ert, art,
+                             design_mapping=b.mapping.mapping() if b.mapping else None,
+                             mode=cfg.search, targets=flatten_v4_constraints(b.v4)["targets"],
+                             objective=cfg.objective)
+    sr, latency = mapped.search, mapped.latency
     r = sr.result
     embedded = None
     if cfg.backend == "timeloop":
