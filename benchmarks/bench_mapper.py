@@ -30,9 +30,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from cim_plugin.api import map_problem  # noqa: E402
-from cim_plugin.export.build import Sizing, build, get_macro  # noqa: E402
+from cim_plugin.export.build import Sizing, build  # noqa: E402
 from cim_plugin.library import load_macro_library  # noqa: E402
 from cim_plugin.library.ert_gen import generate_tables  # noqa: E402
+from cim_plugin.library.loader import get_macro  # noqa: E402
 from cim_plugin.spec.problem import gemm_problem  # noqa: E402
 from cim_plugin.study.config import load_config  # noqa: E402
 from cim_plugin.study.runner import PRESET_DESIGNS, study_gemms  # noqa: E402

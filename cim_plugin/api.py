@@ -27,7 +27,7 @@ from cim_plugin.mapping.mapspace import Choice, MapSpace
 from cim_plugin.mapping.search import SearchResult, search
 from cim_plugin.model.engine import Engine, ModelOptions
 from cim_plugin.spec.arch import Architecture, load_architecture
-from cim_plugin.spec.ert import ART, ERT, art_from_dict, ert_from_dict, load_art, load_ert
+from cim_plugin.spec.ert import ART, ERT, given_tables
 from cim_plugin.spec.mapping import Mapping, load_mapping
 from cim_plugin.spec.problem import Problem, load_problem
 from cim_plugin.spec.yamlio import load_inputs
@@ -99,13 +99,9 @@ def load_tables(doc: dict[str, Any], origin: dict[str, str], arch: Architecture,
     is the design's rather than 0 (None when the library does not know a class)."""
     from cim_plugin.library.ert_gen import generate_tables
 
-    areas: ART | None = None
-    if art:
-        areas = load_art(art)
-    elif doc.get("ART") is not None:
-        areas = art_from_dict(doc, origin.get("ART"))
-    if ert or doc.get("ERT") is not None:
-        energies = load_ert(ert) if ert else ert_from_dict(doc, origin.get("ERT"))
+    energies, areas = given_tables(doc, ert=ert, art=art, ert_file=origin.get("ERT"),
+                                   art_file=origin.get("ART"))
+    if energies is not None:
         if areas is None:
             try:
                 areas = generate_tables(arch)[1]

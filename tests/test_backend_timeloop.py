@@ -271,9 +271,10 @@ def test_latency_is_applied_to_timeloop_counts(tmp_path, fake_bin, monkeypatch, 
     the backend applies the macro's latency to those counts and reports exactly what the
     embedded model reports with the latency (cycles, level cycles, leakage, energy,
     utilization, GFLOPs)."""
-    from cim_plugin.export.build import Sizing, build, get_macro
+    from cim_plugin.export.build import Sizing, build
     from cim_plugin.io.yamlout import write_yaml
     from cim_plugin.library.ert_gen import generate_tables
+    from cim_plugin.library.loader import get_macro
     from cim_plugin.study.runner import _timeloop_model
 
     b = build("cim_rf", get_macro(macro), gemm, Sizing("explicit", (1, 4)))

@@ -16,10 +16,11 @@ from __future__ import annotations
 import pytest
 
 from cim_plugin.errors import InputError
-from cim_plugin.export.build import Sizing, build, get_macro
+from cim_plugin.export.build import Sizing, build
 from cim_plugin.library import load_macro_library
 from cim_plugin.library.ert_gen import generate_tables
 from cim_plugin.library.latency import compute_latency
+from cim_plugin.library.loader import get_macro
 from cim_plugin.mapping.cim import priority_seeds
 from cim_plugin.mapping.constraints import parse_constraints
 from cim_plugin.mapping.mapspace import MapSpace

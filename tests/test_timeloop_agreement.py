@@ -15,9 +15,10 @@ import pytest
 
 from cim_plugin.backends import timeloop as tl
 from cim_plugin.backends.compare import compare_results
-from cim_plugin.export.build import Sizing, build, get_macro
+from cim_plugin.export.build import Sizing, build
 from cim_plugin.io.yamlout import write_yaml
 from cim_plugin.library.ert_gen import generate_tables
+from cim_plugin.library.loader import get_macro
 from cim_plugin.model.evaluate import ModelOptions, evaluate
 from cim_plugin.spec.problem import gemm_problem
 

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from cim_plugin.backends.parse import parse_map_txt, parse_stats
-from cim_plugin.errors import InputError, InvalidMappingError, NotAvailableError
+from cim_plugin.errors import InputError, InvalidMappingError
 from cim_plugin.model.result import DataSpaceStats, EvalResult
 from cim_plugin.spec.arch import load_architecture
-from cim_plugin.spec.ert import art_from_dict, ert_from_dict, load_art, load_ert
+from cim_plugin.spec.ert import given_tables
 from cim_plugin.spec.mapping import load_mapping
 from cim_plugin.spec.problem import load_problem
 from cim_plugin.spec.yamlio import load_inputs
@@ -163,10 +163,8 @@ def find_run_files(folder: str | Path) -> RunFolder:
 
 def evaluate_folder(files: RunFolder) -> EvalResult:
     """The embedded model's result for the folder's inputs, mapping and ERT."""
-    try:
-        from cim_plugin.model.evaluate import evaluate
-    except ImportError as exc:
-        raise NotAvailableError(f"the embedded model is not available: {exc}") from None
+    from cim_plugin.model.evaluate import evaluate
+
     doc, _ = load_inputs([files.inputs])
     arch = load_architecture(doc, str(files.inputs))
     problem = load_problem(doc, str(files.inputs))
@@ -176,18 +174,11 @@ def evaluate_folder(files: RunFolder) -> EvalResult:
         assert files.map_txt is not None
         names = tuple(ds.name for ds in problem.data_spaces)
         mapping = parse_map_txt(files.map_txt).to_mapping(names)
-    if files.ert is not None:
-        ert = load_ert(files.ert)
-    elif isinstance(doc.get("ERT"), dict):
-        ert = ert_from_dict(doc, str(files.inputs))
-    else:
+    ert, art = given_tables(doc, ert=files.ert, art=files.art, ert_file=str(files.inputs),
+                            art_file=str(files.inputs))
+    if ert is None:
         raise InputError("no ERT (*.ERT.yaml or an ERT key in the inputs)",
                          file=str(files.inputs), expected="Accelergy's energy reference table")
-    art = None
-    if files.art is not None:
-        art = load_art(files.art)
-    elif isinstance(doc.get("ART"), dict):
-        art = art_from_dict(doc, str(files.inputs))
     try:
         return evaluate(arch, problem, mapping, ert, art)
     except InvalidMappingError as exc:

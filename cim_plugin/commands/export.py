@@ -17,10 +17,11 @@ from pathlib import Path
 
 from cim_plugin.argtypes import bounded_float
 from cim_plugin.errors import InputError
-from cim_plugin.export.build import Sizing, build, get_macro
+from cim_plugin.export.build import Sizing, build
 from cim_plugin.export.folder import ExportOptions, check_export_dir, write_design_folder
 from cim_plugin.export.sizing import parse_banks
 from cim_plugin.export.templates import DESIGNS
+from cim_plugin.library.loader import get_macro
 from cim_plugin.spec.limits import check_bound, check_macs
 from cim_plugin.spec.values import int_from_text, show
 

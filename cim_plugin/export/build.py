@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cim_plugin.errors import InputError
-from cim_plugin.export import sizing
+from cim_plugin.export.sizing import Sizing, size_banks
 from cim_plugin.export.templates import (
     DESIGNS,
     DesignParams,
@@ -16,62 +16,10 @@ from cim_plugin.export.templates import (
     render_design,
 )
 from cim_plugin.mapping.priority import PlainLevel, PriorityMapping, priority_mapping
-from cim_plugin.spec.arch import Architecture, Component, architecture_from_processed
-from cim_plugin.spec.limits import check_banks
+from cim_plugin.spec.arch import Architecture, architecture_from_processed
+from cim_plugin.spec.problem import gemm_problem_doc
 from cim_plugin.spec.v4 import flatten_v4, flatten_v4_constraints
 from cim_plugin.spec.yamlio import loads_yaml
-
-SIZINGS = ("explicit", "iso-area", "iso-capacity", "preset")
-
-
-@dataclass(frozen=True)
-class Sizing:
-    """How to size the CiM banks: `mode` in SIZINGS, `banks` for explicit."""
-
-    mode: str = "explicit"
-    banks: tuple[int, int] = (1, 4)
-    rounding: str = "floor"
-
-
-def get_macro(name: str) -> Any:
-    """Macro from the component library, with an InputError naming the parameter."""
-    try:
-        from cim_plugin.library import get_macro as lib_get  # type: ignore[attr-defined]
-    except ImportError:
-        from cim_plugin.library.loader import get_macro as lib_get
-    try:
-        return lib_get(name)
-    except InputError:
-        raise
-    except KeyError:
-        raise InputError(f"unknown macro {name!r}", field="macro",
-                         expected="a macro of the component library") from None
-
-
-def gemm_problem_doc(m: int, n: int, k: int) -> dict[str, Any]:
-    """Timeloop v0.4 GEMM problem (gemm_ABZ: Z[M,N] = A[M,K]·B[N,K])."""
-    for v, name in ((m, "M"), (n, "N"), (k, "K")):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise InputError(f"GEMM dimension {name} must be a positive integer, got {v!r}",
-                             field=name, expected="an integer >= 1")
-    return {"problem": {
-        "version": 0.4,
-        "shape": {"name": "gemm_ABZ", "dimensions": ["M", "N", "K"],
-                  "data_spaces": [
-                      {"name": "A", "projection": [[["M"]], [["K"]]]},
-                      {"name": "B", "projection": [[["N"]], [["K"]]]},
-                      {"name": "Z", "projection": [[["M"]], [["N"]]], "read_write": True}]},
-        "instance": {"M": m, "N": n, "K": k}}}
-
-
-def level_component(level: str, params: DesignParams) -> Component:
-    """The baseline level a CiM placement replaces, as a Component (for area look-ups)."""
-    design = "tensor_core_l2" if level == "L2" else "tensor_core"
-    arch = architecture_from_processed(flatten_v4(render_design(design, params)["architecture"]))
-    for comp in arch.components:
-        if comp.base_name == level:
-            return comp
-    raise KeyError(level)
 
 
 def check_macro_fits_designs(macro: Any) -> None:
@@ -89,23 +37,6 @@ def check_macro_fits_designs(macro: Any) -> None:
                      "spread a macro's compute elements over the CiM array, which needs at "
                      "least two", file=extra.get("file"), field=f"macros[{macro.name}].Rp,Cp",
                      expected="a macro with Rp*Cp >= 2 compute elements")
-
-
-def size_banks(design: str, macro: Any, params: DesignParams, s: Sizing) -> tuple[int, int]:
-    if s.mode == "explicit":
-        x, y = s.banks
-        for v, name in ((x, "banks X"), (y, "banks Y")):
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise InputError(f"{name} must be a positive integer, got {v!r}", field="banks",
-                                 expected="XxY with positive integers")
-        return check_banks(x, y, file=None, field="banks")
-    if s.mode == "iso-area":
-        return sizing.iso_area(design, macro, params, s.rounding)
-    if s.mode == "iso-capacity":
-        return sizing.iso_capacity(design, macro, params)
-    if s.mode == "preset":
-        return sizing.preset_method(design, macro)
-    raise InputError(f"unknown sizing {s.mode!r}", field="sizing", expected=", ".join(SIZINGS))
 
 
 def plain_levels(design: str, params: DesignParams) -> list[PlainLevel]:
@@ -164,10 +95,3 @@ def build(design: str, macro: Any | None, gemm: tuple[int, int, int],
                  "architecture_constraints": {"targets": targets}, **problem}
     arch = architecture_from_processed(processed_arch)
     return BuiltDesign(design, p, v4, processed, arch, pm, text)
-
-
-def build_design(design: str, macro: Any | None, gemm: tuple[int, int, int],
-                 sizing_: Sizing | None = None, **kw: Any) -> tuple[dict[str, Any], Architecture]:
-    """(processed document, Architecture) ready for the model."""
-    b = build(design, macro, gemm, sizing_, **kw)
-    return b.processed, b.architecture

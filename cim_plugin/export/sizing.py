@@ -18,12 +18,27 @@ design's banks (`spec.limits.MAX_BANKS`, 4096) is refused, naming the macro's en
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 from cim_plugin.errors import InputError
-from cim_plugin.export.templates import DESIGNS, DesignParams
+from cim_plugin.export.templates import DESIGNS, DesignParams, render_design
+from cim_plugin.spec.arch import Component, architecture_from_processed
 from cim_plugin.spec.limits import MAX_BANKS, check_banks
+from cim_plugin.spec.v4 import flatten_v4
 from cim_plugin.spec.values import grid_from_text, show
+
+SIZINGS = ("explicit", "iso-area", "iso-capacity", "preset")
+
+
+@dataclass(frozen=True)
+class Sizing:
+    """How to size the CiM banks: `mode` in SIZINGS, `banks` for explicit."""
+
+    mode: str = "explicit"
+    banks: tuple[int, int] = (1, 4)
+    rounding: str = "floor"
+
 
 PRESET_METHOD: dict[str, dict[str, int]] = {
     # method.md, "Iso-area primitive counts"
@@ -108,7 +123,6 @@ def _area_ratio(design: str, macro: Any, params: DesignParams) -> float:
     if macro.area_factor:
         level_bytes = params.level_capacity_bytes(level)
         return level_bytes / int(macro.capacity_bytes) / float(macro.area_factor)
-    from cim_plugin.export.build import level_component
     from cim_plugin.library import level_area_um2, macro_area_um2
 
     return float(level_area_um2(level_component(level, params))) / float(macro_area_um2(macro))
@@ -133,3 +147,31 @@ def preset_method(design: str, macro: Any) -> tuple[int, int]:
         raise InputError(f"no method preset for {macro.name} on {design}", field="preset",
                          expected=f"cim_rf/cim_smem with one of {sorted(PRESET_METHOD['RF'])}")
     return 1, table[macro.name]
+
+
+def level_component(level: str, params: DesignParams) -> Component:
+    """The baseline level a CiM placement replaces, as a Component (for area look-ups)."""
+    design = "tensor_core_l2" if level == "L2" else "tensor_core"
+    arch = architecture_from_processed(flatten_v4(render_design(design, params)["architecture"]))
+    for comp in arch.components:
+        if comp.base_name == level:
+            return comp
+    raise KeyError(level)
+
+
+def size_banks(design: str, macro: Any, params: DesignParams, s: Sizing) -> tuple[int, int]:
+    """(X, Y) CiM banks of `design` for `macro` under the sizing rule `s`."""
+    if s.mode == "explicit":
+        x, y = s.banks
+        for v, name in ((x, "banks X"), (y, "banks Y")):
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise InputError(f"{name} must be a positive integer, got {v!r}", field="banks",
+                                 expected="XxY with positive integers")
+        return check_banks(x, y, file=None, field="banks")
+    if s.mode == "iso-area":
+        return iso_area(design, macro, params, s.rounding)
+    if s.mode == "iso-capacity":
+        return iso_capacity(design, macro, params)
+    if s.mode == "preset":
+        return preset_method(design, macro)
+    raise InputError(f"unknown sizing {s.mode!r}", field="sizing", expected=", ".join(SIZINGS))

@@ -42,9 +42,12 @@ def builtin_library_path() -> Path:
     return data_file("components", MACRO_FILE)
 
 
-def library_paths(extra: list[str | Path] | None = None) -> list[Path]:
-    """Shipped library, then the env var's files, then `extra` (later files override)."""
-    paths = [builtin_library_path()]
+def library_paths(extra: list[str | Path] | None = None, *,
+                  builtin: Path | None = None) -> list[Path]:
+    """Shipped library file (`builtin`, default the macros), then the env var's files,
+    then `extra` (later files override); the macros and the baseline tables are both
+    read from this list."""
+    paths = [builtin or builtin_library_path()]
     env = os.environ.get(ENV_VAR, "")
     paths += [Path(p) for p in env.split(os.pathsep) if p.strip()]
     paths += [Path(p) for p in (extra or [])]

@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from cim_plugin.errors import InputError
 from cim_plugin.library import scaling
-from cim_plugin.library.loader import ENV_VAR, library_section, load_macro_library
+from cim_plugin.library.loader import ENV_VAR, library_paths, library_section, load_macro_library
 from cim_plugin.library.macro import Macro
 from cim_plugin.library.units import parse_quantity
 from cim_plugin.resources import data_file
@@ -80,11 +79,7 @@ class Estimate:
 # ------------------------------------------------------------------ loading
 
 def _table_paths(extra: list[str | Path] | None) -> list[Path]:
-    paths = [data_file("components", BASELINE_FILE)]
-    env = os.environ.get(ENV_VAR, "")
-    paths += [Path(p) for p in env.split(os.pathsep) if p.strip()]
-    paths += [Path(p) for p in (extra or [])]
-    return paths
+    return library_paths(extra, builtin=data_file("components", BASELINE_FILE))
 
 
 def _entries_of(path: Path) -> tuple[list[TableEntry], dict[str, Any]]:

@@ -36,9 +36,9 @@ from typing import Any
 from cim_plugin.errors import InputError
 from cim_plugin.mapping.factors import divisors, prime_factors
 from cim_plugin.spec.mapping import LevelMapping, Mapping
+from cim_plugin.spec.problem import GEMM_DIMS, GEMM_TENSORS
 
-DIMS = ("M", "N", "K")
-RELEVANT = {"A": ("M", "K"), "B": ("N", "K"), "Z": ("M", "N")}
+DIMS = GEMM_DIMS
 
 
 def mpf(d: int, p: int) -> int:
@@ -136,34 +136,24 @@ class PriorityMapping:
         return self.bank, "".join(x_dims + y_dims), len(x_dims)
 
     def constraint_targets(self) -> list[dict[str, Any]]:
-        """Timeloop processed `architecture_constraints.targets` (exact factors)."""
+        """Timeloop processed `architecture_constraints.targets` that pin `mapping()`
+        exactly: per level, its spatial factors (fan-out levels), temporal factors and
+        order, and what it keeps and bypasses."""
         def fac(f: dict[str, int]) -> str:
             return ",".join(f"{d}={f.get(d, 1)}" for d in DIMS)
 
-        nm = self.names
         out: list[dict[str, Any]] = []
-        all_ds = ("A", "B", "Z")
-        for level, f in self.plain:
-            out.append({"target": level.name, "type": "temporal", "factors": fac(f),
-                        "permutation": loop_order(f["M"], f["N"], f["K"])})
-            keep = [d for d in all_ds if d in level.keeps]
-            t: dict[str, Any] = {"target": level.name, "type": "bypass", "keep": keep}
-            byp = [d for d in all_ds if d not in level.keeps]
-            if byp:
-                t["bypass"] = byp
+        for name, lm in self.mapping().levels.items():
+            if lm.spatial:
+                out.append({"target": name, "type": "spatial", "factors": fac(lm.spatial),
+                            "permutation": "".join(lm.spatial_permutation), "split": lm.split})
+            out.append({"target": name, "type": "temporal", "factors": fac(lm.temporal),
+                        "permutation": "".join(lm.temporal_permutation)})
+            t: dict[str, Any] = {"target": name, "type": "bypass"}
+            for key, tensors in (("keep", lm.keep), ("bypass", lm.bypass)):
+                if tensors:
+                    t[key] = [d for d in GEMM_TENSORS if d in tensors]
             out.append(t)
-        bank, perm, split = self._bank_spatial()
-        for dummy, f, p, s in self._spatial_levels(bank, perm, split):
-            out.append({"target": dummy, "type": "spatial", "factors": fac(f),
-                        "permutation": p, "split": s})
-            out.append({"target": dummy, "type": "temporal", "factors": fac({}),
-                        "permutation": "MNK"})
-            out.append({"target": dummy, "type": "bypass", "bypass": list(all_ds)})
-        for name, keep, f, p in ((nm.inp, "A", {}, "MNK"), (nm.out, "Z", {}, "MNK"),
-                                 (nm.storage, "B", self.storage, "MKN")):
-            out.append({"target": name, "type": "temporal", "permutation": p, "factors": fac(f)})
-            out.append({"target": name, "type": "bypass", "keep": [keep],
-                        "bypass": [d for d in all_ds if d != keep]})
         return out
 
     def mapping(self) -> Mapping:
@@ -259,7 +249,7 @@ def bank_factors(y: int, n_rem: int, k_rem: int, n_max: int, k_max: int,
 
 
 def _tile_words(level: PlainLevel, used: dict[str, int]) -> int:
-    return sum(math.prod(used[d] for d in RELEVANT[ds]) for ds in level.keeps)
+    return sum(math.prod(used[d] for d in GEMM_TENSORS[ds]) for ds in level.keeps)
 
 
 def priority_mapping(m: int, n: int, k: int, macro: Any, banks: tuple[int, int] = (1, 4), *,

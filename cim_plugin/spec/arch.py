@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cim_plugin.errors import InputError
+from cim_plugin.spec.classes import component_kind
 from cim_plugin.spec.limits import MAX_CAPACITY, MAX_INSTANCES
 from cim_plugin.spec.names import check_identifier
 from cim_plugin.spec.values import int_from_text, number_text, show, to_int, to_real
@@ -25,9 +26,6 @@ from cim_plugin.spec.values import int_from_text, number_text, show, to_int, to_
 _NAME_RE = re.compile(r"^(?P<base>[^\[\]]+?)(\[(?P<lo>[0-9]{1,12})\.\.(?P<hi>[0-9]{1,12})\])?$",
                       re.ASCII)
 
-STORAGE_CLASS_WORDS = ("dram", "sram", "regfile", "smartbuffer", "storage")
-COMPUTE_CLASS_WORDS = ("mac", "compute")
-NETWORK_CLASS_WORDS = ("xy_noc", "legacy", "reductiontree", "simplemulticast")
 #: widest word a level may hold (bits)
 MAX_WORD_BITS = 4096
 
@@ -69,26 +67,6 @@ def split_name(name: str, *, file: str | None = None, field: str = "name") -> tu
                          file=file, field=field,
                          expected=f"NAME[lo..hi] with lo <= hi and at most {MAX_INSTANCES} instances")
     return base, hi - lo + 1
-
-
-def component_kind(cls: str, *, file: str | None = None, field: str = "class") -> str:
-    """Timeloop/timeloopfe decide the kind of a leaf by substrings of its class."""
-    if not isinstance(cls, str):
-        raise InputError(f"class {show(cls)} is not a name", file=file, field=field,
-                         expected="a storage, compute or network class name")
-    low = cls.lower()
-    if low == "dummy_storage":
-        return "storage"
-    if any(w in low for w in STORAGE_CLASS_WORDS):
-        return "storage"
-    if any(w in low for w in COMPUTE_CLASS_WORDS):
-        return "compute"
-    if any(w in low for w in NETWORK_CLASS_WORDS):
-        return "network"
-    raise InputError(f"class {show(cls)} is neither storage, compute nor network", file=file,
-                     field=field,
-                     expected="a class containing DRAM/SRAM/regfile/smartbuffer/storage, "
-                              "mac/compute, or a network class")
 
 
 @dataclass(frozen=True)

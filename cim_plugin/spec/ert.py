@@ -172,3 +172,17 @@ def load_art(path: str | Path) -> ART:
     if not isinstance(doc, dict):
         raise InputError("not an ART file", file=str(path), expected="ART: {tables: [...]}")
     return art_from_dict(doc, str(path))
+
+
+def given_tables(doc: dict[str, Any], *, ert: str | Path | None = None,
+                 art: str | Path | None = None, ert_file: str | None = None,
+                 art_file: str | None = None) -> tuple[ERT | None, ART | None]:
+    """The energy and area tables a user gave: a named file first, else the `ERT`/`ART`
+    key of the inputs (`ert_file`/`art_file`: the file each key came from); None for a
+    table given neither way (callers decide what follows: the component library, or an
+    error)."""
+    energies = load_ert(ert) if ert else (
+        ert_from_dict(doc, ert_file) if doc.get("ERT") is not None else None)
+    areas = load_art(art) if art else (
+        art_from_dict(doc, art_file) if doc.get("ART") is not None else None)
+    return energies, areas

@@ -65,18 +65,41 @@ class Problem:
                    for rank in ds.projection)
 
 
+#: Timeloop's gemm_ABZ, Z[M,N] = A[M,K] . B[N,K] (B = weights): its dimensions and the
+#: dimensions each tensor is indexed by (Z read-write). The embedded problem, the v0.4
+#: document the exported designs carry and the priority algorithm all read this table.
+GEMM_DIMS = ("M", "N", "K")
+GEMM_TENSORS: dict[str, tuple[str, str]] = {"A": ("M", "K"), "B": ("N", "K"), "Z": ("M", "N")}
+GEMM_OUTPUT = "Z"
+
+
 def gemm_problem(m: int, n: int, k: int, name: str = "gemm_ABZ") -> Problem:
-    """Z[M,N] = A[M,K] . B[N,K] (B = weights), Timeloop's gemm_ABZ shape."""
+    """The gemm_ABZ problem of bounds M=m, N=n, K=k."""
     return Problem(
         name=name,
-        dimensions=("M", "N", "K"),
-        bounds={"M": m, "N": n, "K": k},
-        data_spaces=(
-            DataSpace("A", ((("M", 1),), (("K", 1),))),
-            DataSpace("B", ((("N", 1),), (("K", 1),))),
-            DataSpace("Z", ((("M", 1),), (("N", 1),)), read_write=True),
-        ),
+        dimensions=GEMM_DIMS,
+        bounds=dict(zip(GEMM_DIMS, (m, n, k))),
+        data_spaces=tuple(DataSpace(t, tuple(((d, 1),) for d in dims), read_write=t == GEMM_OUTPUT)
+                          for t, dims in GEMM_TENSORS.items()),
     )
+
+
+def gemm_problem_doc(m: int, n: int, k: int) -> dict[str, Any]:
+    """The gemm_ABZ problem as a Timeloop v0.4 `problem:` document."""
+    for v, dim in zip((m, n, k), GEMM_DIMS):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise InputError(f"GEMM dimension {dim} must be a positive integer, got {v!r}",
+                             field=dim, expected="an integer >= 1")
+    spaces = []
+    for t, dims in GEMM_TENSORS.items():
+        ds: dict[str, Any] = {"name": t, "projection": [[[d]] for d in dims]}
+        if t == GEMM_OUTPUT:
+            ds["read_write"] = True
+        spaces.append(ds)
+    return {"problem": {
+        "version": 0.4,
+        "shape": {"name": "gemm_ABZ", "dimensions": list(GEMM_DIMS), "data_spaces": spaces},
+        "instance": dict(zip(GEMM_DIMS, (m, n, k)))}}
 
 
 PROBLEM_KEYS = ("shape", "instance", "version")

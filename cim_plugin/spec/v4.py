@@ -26,14 +26,13 @@ import operator
 from typing import Any
 
 from cim_plugin.errors import InputError
-from cim_plugin.spec.arch import component_kind
+from cim_plugin.spec.classes import component_kind
 from cim_plugin.spec.limits import MAX_INSTANCES
 from cim_plugin.spec.names import check_identifier
+from cim_plugin.spec.problem import GEMM_DIMS, GEMM_TENSORS
 from cim_plugin.spec.values import show
 from cim_plugin.spec.yamlio import TAG_KEY
 
-GEMM_DIMS = ("M", "N", "K")
-GEMM_TENSORS = ("A", "B", "Z")
 DUMMY_ATTRS = {"width": 1, "depth": 1, "datawidth": 1, "technology": -1}
 
 _BINOPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
@@ -257,7 +256,7 @@ def _constraint_targets(name: str, constraints: dict[str, Any], spatial_target: 
 def flatten_v4_full(arch: dict[str, Any], file: str | None = None,
                     variables: dict[str, Any] | None = None,
                     dims: tuple[str, ...] = GEMM_DIMS,
-                    dataspaces: tuple[str, ...] = GEMM_TENSORS
+                    dataspaces: tuple[str, ...] = tuple(GEMM_TENSORS)
                     ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """(processed architecture, constraint targets taken from the nodes)."""
     processed, targets, groups = _flatten(arch, file, variables, dims, dataspaces)
@@ -398,7 +397,7 @@ def problem_names(doc: dict[str, Any]) -> tuple[tuple[str, ...], tuple[str, ...]
                 isinstance(d, str) for d in dims) and all(
                 isinstance(ds, dict) and isinstance(ds.get("name"), str) for ds in spaces):
             return tuple(dims), tuple(ds["name"] for ds in spaces)
-    return GEMM_DIMS, GEMM_TENSORS
+    return GEMM_DIMS, tuple(GEMM_TENSORS)
 
 
 def flatten_v4_constraints(doc: dict[str, Any], file: str | None = None) -> dict[str, Any]:

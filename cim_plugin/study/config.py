@@ -14,6 +14,7 @@ from typing import Any
 
 from cim_plugin.api import PRESETS
 from cim_plugin.errors import InputError
+from cim_plugin.export.sizing import SIZINGS
 from cim_plugin.spec.limits import MAX_GEMMS, check_banks, check_bound, check_macs
 from cim_plugin.spec.names import check_label
 from cim_plugin.spec.values import grid_from_text, show
@@ -25,7 +26,6 @@ BASELINE = "tensor_core"
 #: priority mapping, so only the presets that start without one apply to it
 STRATEGIES = tuple(PRESETS)
 BASELINE_STRATEGIES = tuple(k for k, p in PRESETS.items() if not p.design_seed)
-SIZINGS = ("iso-area", "iso-capacity", "preset", "explicit")
 
 
 @dataclass(frozen=True)

@@ -102,8 +102,9 @@ def evaluate_point(point: Point, cfg: StudyConfig, workdir: Path | None = None,
     model's numbers; the embedded figures are kept under "embedded".
     """
     from cim_plugin.api import map_with_preset
-    from cim_plugin.export.build import Sizing, build, get_macro
+    from cim_plugin.export.build import Sizing, build
     from cim_plugin.library.ert_gen import generate_tables
+    from cim_plugin.library.loader import get_macro
     from cim_plugin.spec.problem import gemm_problem
     from cim_plugin.spec.v4 import flatten_v4_constraints
 
