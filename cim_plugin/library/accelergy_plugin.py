@@ -31,17 +31,13 @@ from typing import Any
 
 from cim_plugin.errors import InputError
 from cim_plugin.library.accelergy_compat import Estimator, actionDynamicEnergy
-from cim_plugin.library.loader import load_macro_library
-from cim_plugin.library.macro import Macro
-from cim_plugin.library.scaling import parse_node
 from cim_plugin.library.tables import (
     CIM_AREA_ATTRIBUTE,
+    CIM_STORAGE_CLASSES,
+    CIM_UNIT_CLASSES,
     Estimate,
     estimate_component,
-    macro_area_um2,
-    macro_energies_pJ,
 )
-from cim_plugin.library.units import parse_quantity
 from cim_plugin.spec.arch import Component
 
 ACCURACY = 95          # our own classes: nothing else estimates them
@@ -57,7 +53,45 @@ def _given(value: Any) -> bool:
     return value is not None and not (isinstance(value, str) and value.strip() == "")
 
 
-class CimPluginComponent(Estimator):
+def _library_estimate(cls: str, given: dict[str, Any]) -> Estimate:
+    """`estimate_component` for a component of library class `cls` with the attributes
+    Accelergy gave (unset ones left out, so the library's defaults apply): the one
+    estimator path of `cim-plugin ert` and the embedded model. An input the library
+    refuses becomes the ValueError Accelergy reports as "cannot estimate"."""
+    attrs = {k: (str(v) if isinstance(v, str) else v) for k, v in given.items() if _given(v)}
+    comp = Component(name=cls, base_name=cls, cls=cls, subclass=None, instances=1,
+                     mesh_x=1, mesh_y=1, attributes=attrs)
+    try:
+        est = estimate_component(comp)
+    except InputError as exc:
+        raise ValueError(str(exc)) from None
+    return est if est is not None else Estimate((), 0.0)
+
+
+class _LibraryEstimate:
+    """Actions and area of one library estimate, in Accelergy's units (J, m^2); a mixin,
+    not an Estimator, so Accelergy's discovery does not take it for a plug-in class."""
+
+    def _use(self, cls: str, given: dict[str, Any]) -> None:
+        self.component_class = cls
+        self.estimate = _library_estimate(cls, given)
+        self.energies_pJ = {a: e for a, e, _ in self.estimate.actions}
+
+    def _energy(self, action: str) -> float:
+        if action not in self.energies_pJ:
+            raise ValueError(f"{self.component_class} has no action {action!r}; it has "
+                             f"{', '.join(self.energies_pJ) or 'none'}")
+        return self.energies_pJ[action] * PJ
+
+    def leak(self, global_cycle_seconds: float = 1e-9) -> float:
+        """Leakage per cycle, as the table records it (J); 0 where the table has none."""
+        return self.energies_pJ.get("leak", 0.0) * PJ
+
+    def get_area(self) -> float:
+        return self.estimate.area_um2 * UM2
+
+
+class CimPluginComponent(_LibraryEstimate, Estimator):
     """A component of the library, priced exactly as `cim-plugin ert` prices it.
 
     The attribute names are those of the architecture (Accelergy matches component
@@ -84,23 +118,7 @@ class CimPluginComponent(Estimator):
                  "metadata_storage_depth": metadata_storage_depth, "type": type,
                  "macro": macro, "voltage": voltage, "multiplier_width": multiplier_width,
                  "adder_width": adder_width, CIM_AREA_ATTRIBUTE: cim_area}
-        attrs = {k: (str(v) if isinstance(v, str) else v) for k, v in given.items() if _given(v)}
-        cls = str(component_class).strip()
-        comp = Component(name=cls, base_name=cls, cls=cls, subclass=None, instances=1,
-                         mesh_x=1, mesh_y=1, attributes=attrs)
-        try:
-            est = estimate_component(comp)
-        except InputError as exc:          # Accelergy reports exceptions as "cannot estimate"
-            raise ValueError(str(exc)) from None
-        self.estimate: Estimate = est if est is not None else Estimate((), 0.0)
-        self.energies_pJ = {a: e for a, e, _ in self.estimate.actions}
-        self.component_class = cls
-
-    def _energy(self, action: str) -> float:
-        if action not in self.energies_pJ:
-            raise ValueError(f"{self.component_class} has no action {action!r}; it has "
-                             f"{', '.join(self.energies_pJ) or 'none'}")
-        return self.energies_pJ[action] * PJ
+        self._use(str(component_class).strip(), given)
 
     @actionDynamicEnergy
     def read(self) -> float:
@@ -138,95 +156,51 @@ class CimPluginComponent(Estimator):
     def compute(self) -> float:
         return self._energy("compute")
 
-    def leak(self, global_cycle_seconds: float = 1e-9) -> float:
-        """Leakage per cycle, as the table records it (J); 0 where the table has none."""
-        return self.energies_pJ.get("leak", 0.0) * PJ
 
-    def get_area(self) -> float:
-        return self.estimate.area_um2 * UM2
-
-
-class _MacroSelection:
-    """Shared attribute handling of the per-macro classes (not an Estimator itself)."""
-
-    def _select(self, technology: Any, datawidth: Any, type: Any, macro: Any,
-                voltage: Any) -> None:
-        chosen = macro if _given(macro) else type
-        if not _given(chosen):
-            raise ValueError("a CiM component needs attribute `type` or `macro`")
-        self.zero = str(chosen).strip().lower() == "zero"
-        self.node_nm = parse_node(technology, field="technology")
-        self.datawidth = int(float(datawidth))
-        self.vdd = parse_quantity(voltage, "voltage", field="voltage") if _given(voltage) else None
-        self.macro: Macro | None = None
-        self.mac_pJ = self.write_pJ = 0.0
-        if not self.zero:
-            lib = load_macro_library()
-            if str(chosen) not in lib:
-                raise ValueError(f"unknown CiM macro {chosen!r}; known: {', '.join(sorted(lib))}")
-            self.macro = lib[str(chosen)]
-            self.mac_pJ, self.write_pJ = macro_energies_pJ(self.macro, self.node_nm,
-                                                           self.datawidth, self.vdd)
-
-
-class CimMacroCompute(Estimator, _MacroSelection):
-    """MAC energy of a library CiM macro (one compute element of Rp x Cp)."""
+class CimMacroCompute(_LibraryEstimate, Estimator):
+    """MAC energy of a library CiM macro (one compute element of Rp x Cp): the library's
+    CiM unit class (`cimmac_unit`); its area is reported once, on the CiM storage."""
 
     name = COMPUTE_CLASSES
     percent_accuracy_0_to_100 = ACCURACY
 
-    def __init__(self, technology: Any = "45nm", datawidth: Any = 8, type: Any = None,
+    def __init__(self, technology: Any = None, datawidth: Any = None, type: Any = None,
                  macro: Any = None, voltage: Any = None):
         super().__init__(name="CimMacroCompute")
-        self._select(technology, datawidth, type, macro, voltage)
+        self._use(CIM_UNIT_CLASSES[0], {"technology": technology, "datawidth": datawidth,
+                                        "type": type, "macro": macro, "voltage": voltage})
 
     @actionDynamicEnergy
     def mac(self) -> float:
-        return self.mac_pJ * PJ
+        return self._energy("compute")
 
     @actionDynamicEnergy
     def compute(self) -> float:
-        return self.mac_pJ * PJ
-
-    def leak(self, global_cycle_seconds: float) -> float:
-        return 0.0   # no published leakage for the macros; static power is not modelled
-
-    def get_area(self) -> float:
-        return 0.0   # the macro area is reported once, on the CiM storage
+        return self._energy("compute")
 
 
-class CimMacroStorage(Estimator, _MacroSelection):
-    """Weight storage of a library CiM macro: write/update cost, reads are the MAC."""
+class CimMacroStorage(_LibraryEstimate, Estimator):
+    """Weight storage of a library CiM macro (the library's `custom_storage` class):
+    write/update cost, reads are the MAC; area = its share of the macro area."""
 
     name = STORAGE_CLASSES
     percent_accuracy_0_to_100 = ACCURACY
 
-    def __init__(self, technology: Any = "45nm", datawidth: Any = 8, type: Any = None,
+    def __init__(self, technology: Any = None, datawidth: Any = None, type: Any = None,
                  macro: Any = None, width: Any = None, depth: Any = None, voltage: Any = None):
         super().__init__(name="CimMacroStorage")
-        self._select(technology, datawidth, type, macro, voltage)
-        self.bits = None
-        if _given(width):
-            self.bits = float(width) * float(depth if _given(depth) else 1)
+        self._use(CIM_STORAGE_CLASSES[0], {"technology": technology, "datawidth": datawidth,
+                                           "type": type, "macro": macro, "width": width,
+                                           "depth": depth, "voltage": voltage})
 
     @actionDynamicEnergy
     def read(self) -> float:
-        return 0.0
+        return self._energy("read")
 
     @actionDynamicEnergy
     def write(self) -> float:
-        return self.write_pJ * PJ
+        return self._energy("write")
 
     @actionDynamicEnergy
     def update(self) -> float:
-        return self.write_pJ * PJ
-
-    def leak(self, global_cycle_seconds: float) -> float:
-        return 0.0
-
-    def get_area(self) -> float:
-        if self.zero or self.macro is None:
-            return 0.0
-        m = self.macro
-        bits = self.bits if self.bits is not None else m.rh * m.ch * self.datawidth
-        return macro_area_um2(m, self.node_nm) * bits / (m.capacity_bytes * 8) * UM2
+        return self._energy("update")

@@ -371,8 +371,10 @@ def _cim_estimate(comp: Component, macros: dict[str, Macro], tables: BaselineTab
         return Estimate(acts, tables.cim_type_area_um2, source=src + "; area: WWW placeholder")
     if not storage:
         return Estimate(acts, 0.0, source=src + "; area counted on the CiM storage")
-    width = _num(comp.attributes, "width", comp.name, float(dw))
-    depth = _num(comp.attributes, "depth", comp.name, 1.0)
+    # one storage instance holds one compute element's weights: Rh rows of Ch words, as
+    # the designs declare it (width = Ch x datawidth, depth = Rh)
+    width = _num(comp.attributes, "width", comp.name, float(macro.ch * dw))
+    depth = _num(comp.attributes, "depth", comp.name, float(macro.rh))
     share = width * depth / (macro.capacity_bytes * 8)
     return Estimate(acts, macro_area_um2(macro, tech, tables) * share,
                     source=src + "; area: macro area x bits held / macro bits")
