@@ -31,12 +31,7 @@ COMMANDS: dict[str, str] = {
 
 
 def _load(name: str):
-    try:
-        return importlib.import_module(f"cim_plugin.commands.{name}")
-    except ModuleNotFoundError as exc:
-        if exc.name == f"cim_plugin.commands.{name}":
-            return None
-        raise
+    return importlib.import_module(f"cim_plugin.commands.{name}")
 
 
 class UsageError(Exception):
@@ -75,12 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                        help="show tracebacks on errors")
-        if module is not None:
-            module.add_arguments(p)
-            p.set_defaults(_run=module.run)
-        else:
-            p.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
-            p.set_defaults(_run=None)
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
     return parser
 
 
@@ -94,9 +85,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.command:
         parser.print_help()
         return 2
-    if args._run is None:
-        print(f"cim-plugin {args.command}: not yet available in this version", file=sys.stderr)
-        return 1
     try:
         return int(args._run(args) or 0)
     except CimPluginError as exc:

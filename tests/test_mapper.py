@@ -16,14 +16,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cim_plugin.errors import InvalidMappingError
-from cim_plugin.mapping.bounds import prefix_bounds
 from cim_plugin.mapping.constraints import parse_constraints
 from cim_plugin.mapping.mapspace import MapSpace
-from cim_plugin.mapping.objective import Objective
 from cim_plugin.mapping.padding import pad, padding_for
 from cim_plugin.mapping.search import search
+from cim_plugin.model.bounds import prefix_bounds
 from cim_plugin.model.engine import Engine, ModelOptions
 from cim_plugin.model.evaluate import evaluate
+from cim_plugin.model.objective import Objective
 from cim_plugin.spec.arch import architecture_from_processed
 from cim_plugin.spec.ert import ert_from_dict
 from cim_plugin.spec.problem import gemm_problem

@@ -24,10 +24,10 @@ from cim_plugin.library.loader import get_macro
 from cim_plugin.mapping.cim import priority_seeds
 from cim_plugin.mapping.constraints import parse_constraints
 from cim_plugin.mapping.mapspace import MapSpace
-from cim_plugin.mapping.objective import Objective
 from cim_plugin.mapping.search import search
 from cim_plugin.model.engine import Engine, ModelOptions
 from cim_plugin.model.evaluate import evaluate
+from cim_plugin.model.objective import Objective
 from cim_plugin.spec.problem import gemm_problem
 from cim_plugin.study.config import load_config
 from cim_plugin.study.runner import PRESET_DESIGNS, study_gemms

@@ -127,3 +127,39 @@ def test_macro_classes_against_accelergys_own_wrapper():
     assert mac.value == pytest.approx(0.15e-12)
     area = wrappers["CimMacroStorage"].estimate_area(AccelergyQuery("cimstorage", attrs))
     assert area.value == pytest.approx(1.34 * 13360.13 * 128 / 32768 * 1e-12, rel=1e-5)
+
+
+# ------------------------------------------------------------------ model steps
+def test_counts_check_and_cost_with_a_status():
+    """The engine's steps: counts, a status instead of an exception, then cost. The
+    tensor-core case keeps a 128-word Z tile at RF (stats.txt: utilized capacity 128);
+    with RF at 64 words the status names RF and the capacity, and evaluate raises it."""
+    import copy
+
+    from cim_plugin.errors import InvalidMappingError
+    from cim_plugin.model.engine import Engine
+    from cim_plugin.model.nest import build_nest
+    from cim_plugin.spec.arch import architecture_from_processed
+    from tests.test_model_tensor_core import TENSOR_CORE_ARCH, tensor_core_case
+
+    arch, problem, mapping, ert, art = tensor_core_case()
+    engine = Engine(arch, problem, ert, art)
+    nest = build_nest(arch, problem, mapping)
+    counts = engine.access_counts(nest)
+    rf = [lv.base_name for lv in arch.storage].index("RF")
+    assert counts.levels[rf]["Z"].utilized_capacity == 128
+    assert counts.levels[rf]["Z"].updates == 8388608         # stats.txt: RF Z updates
+    status, result = engine.try_evaluate(nest)
+    assert status.ok and result is not None and result.cycles == 3295525
+    assert engine.cost(engine.access_counts(nest)).energy_pJ == result.energy_pJ
+
+    small = copy.deepcopy(TENSOR_CORE_ARCH)
+    found = [lv for lv in small["subtree"][0]["local"] if lv["name"].startswith("RF")]
+    found[0]["attributes"]["depth"] = 64
+    tiny = architecture_from_processed(small, "small_rf")
+    engine = Engine(tiny, problem, ert, art)
+    nest = build_nest(tiny, problem, mapping)
+    status, result = engine.try_evaluate(nest)
+    assert (status.ok, status.level, status.reason, result) == (False, "RF", "capacity", None)
+    with pytest.raises(InvalidMappingError, match="128 exceeds buffer capacity 64"):
+        engine.evaluate(nest)

@@ -222,10 +222,8 @@ def _mapping_file(mapping: Mapping | str | Path, files: list[Path], stage: Path)
 
 # --- Accelergy plug-in -----------------------------------------------------------------------
 def _plugin_path() -> Path | None:
-    try:
-        from cim_plugin.library import plugin_path
-    except ImportError:
-        return None
+    from cim_plugin.library import plugin_path
+
     try:
         p = plugin_path()
     except CimPluginError:

@@ -172,13 +172,6 @@ def scale_energy(value: float, src: Corner, dst: Corner) -> float:
         src.node_nm, src.vdd, src.device)
 
 
-def scale_delay(value: float, src: Corner, dst: Corner) -> float:
-    if src == dst:
-        return value
-    return value * delay_factor(dst.node_nm, dst.vdd, dst.device) / delay_factor(
-        src.node_nm, src.vdd, src.device)
-
-
 def scale_area(value: float, src_node: float, dst_node: float) -> float:
     if src_node == dst_node:
         return value

@@ -29,11 +29,11 @@ from typing import Any
 import numpy as np
 
 from cim_plugin.errors import InputError
-from cim_plugin.mapping.bounds import objective_bound, placement_bound
 from cim_plugin.mapping.factors import divisors
 from cim_plugin.mapping.mapspace import Choice, MapSpace, Spatial, SpatialTable
-from cim_plugin.mapping.objective import Objective
+from cim_plugin.model.bounds import objective_bound, placement_bound
 from cim_plugin.model.engine import Engine
+from cim_plugin.model.objective import Objective
 from cim_plugin.model.partial import NestModel, PlacedNest, Placement, run_after
 
 #: relative tolerance of the optimality proof: subtrees that could improve the best

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from cim_plugin.mapping.exact import Outcome, probed_search
 from cim_plugin.mapping.mapspace import Choice, MapSpace
-from cim_plugin.mapping.objective import Objective
 from cim_plugin.model.engine import Engine
+from cim_plugin.model.objective import Objective
 
 #: nodes the fast search may visit after the probe (the study's largest GEMMs need
 #: about 2500), and the children it may price (a node of a huge dimension can have

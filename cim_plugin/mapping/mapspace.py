@@ -29,6 +29,7 @@ import numpy as np
 from cim_plugin.errors import InvalidMappingError
 from cim_plugin.mapping.constraints import Constraints, FactorBound
 from cim_plugin.mapping.factors import divisors
+from cim_plugin.model.counts import fits
 from cim_plugin.model.nest import LevelNest, LoopNest
 from cim_plugin.model.partial import Placement
 from cim_plugin.spec.arch import Architecture
@@ -157,7 +158,7 @@ class MapSpace:
             for r in range(len(lv.keep_free) + 1):
                 for combo in itertools.combinations(lv.keep_free, r):
                     keep = lv.keep_fixed | frozenset(combo)
-                    if lv.capacity is None or len(keep) <= lv.capacity or r == 0:
+                    if fits(len(keep), lv.capacity) or r == 0:
                         opts.append(keep)
             per_level.append(opts)
         return [tuple(k) for k in itertools.product(*per_level)]
@@ -441,7 +442,7 @@ class MapSpace:
                         used += np.prod(table.factors[:, i:, rel].astype(np.float64), axis=(1, 2))
                 least = int(used.min())
                 smallest = least if smallest is None else min(smallest, least)
-            if smallest is not None and smallest > lv.capacity:
+            if smallest is not None and not fits(smallest, lv.capacity):
                 return InvalidMappingError(
                     f"even the smallest tiles the fan-outs and keep constraints allow need "
                     f"{smallest} words at {lv.name}, whose capacity is {lv.capacity}",

@@ -35,6 +35,7 @@ from typing import Any
 
 from cim_plugin.errors import InputError
 from cim_plugin.mapping.factors import divisors, prime_factors
+from cim_plugin.model.counts import fits
 from cim_plugin.spec.mapping import LevelMapping, Mapping
 from cim_plugin.spec.problem import GEMM_DIMS, GEMM_TENSORS
 
@@ -309,14 +310,14 @@ def priority_mapping(m: int, n: int, k: int, macro: Any, banks: tuple[int, int] 
         f = {"M": 1, "N": 1, "K": 1}
         cap = level.capacity_words
         if cap is not None:
-            if _tile_words(level, used) > cap:
+            if not fits(_tile_words(level, used), cap):
                 raise InputError(
                     f"the CiM tiles ({_tile_words(level, used)} words) do not fit {level.name} "
                     f"({cap} words)", field=f"{level.name}.capacity",
                     expected="a larger level or fewer banks / a smaller macro")
             best = 1
             for cand in reversed(divisors(rem["M"])):
-                if _tile_words(level, {**used, "M": used["M"] * cand}) <= cap:
+                if fits(_tile_words(level, {**used, "M": used["M"] * cand}), cap):
                     best = cand
                     break
             f["M"] = best

@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from cim_plugin.errors import InputError, InvalidMappingError
 from cim_plugin.mapping.exact import Outcome, probed_search
 from cim_plugin.mapping.mapspace import Choice, MapSpace
-from cim_plugin.mapping.objective import OBJECTIVES, Objective
 from cim_plugin.mapping.padding import Padding, pad, padding_for
 from cim_plugin.model.engine import Engine
+from cim_plugin.model.objective import OBJECTIVES, Objective
 from cim_plugin.model.result import EvalResult
 from cim_plugin.spec.mapping import Mapping
 
@@ -123,10 +123,10 @@ def _best_seed(space: MapSpace, engine: Engine, obj: Objective, seeds: Iterable[
     """The best seed the model accepts (a seed whose tiles overflow is no mapping)."""
     best: tuple[float, Choice] | None = None
     for c in seeds:
-        try:
-            score = obj.of(engine.evaluate(space.to_nest(c)))
-        except InvalidMappingError:
+        status, result = engine.try_evaluate(space.to_nest(c))
+        if not status.ok:
             continue
+        score = obj.of(result)
         if best is None or score < best[0] or (score == best[0]
                                                and c.order_key() < best[1].order_key()):
             best = (score, c)

@@ -17,6 +17,14 @@ import numpy as np
 Num = Any          # int, float or numpy array
 
 
+def fits(used: Num, capacity: int | None) -> Num:
+    """Whether `used` words of kept tiles fit a level of `capacity` words (None:
+    unbounded); the one capacity rule of the engine, the search and the mapspace."""
+    if capacity is None:
+        return True
+    return used <= capacity
+
+
 def ceil_div(count: Num, block: int) -> Num:
     """ceil(count / block): vector accesses of `block` words (buffer.cpp)."""
     if isinstance(count, np.ndarray):

@@ -7,15 +7,22 @@ reductions; bandwidth throttling and cycles; energy from the ERT with vector
 accesses of `block_size` words and leakage split over dataspaces as Timeloop prints
 it. Formulas, their Timeloop source files and the documented departures are in
 `docs/model.md`.
+
+Two steps, as Timeloop's `loop-analysis/` (counts) and `model/` (costs), and ZigZag's
+staged `CostModelEvaluation`: `access_counts` yields per level and tensor the tiles,
+reads, fills, updates and reductions of a nest; `cost` prices them (cycles from the
+counts and bandwidths, energy from the ERT). Between them `check` says whether the
+nest is a mapping the model accepts (`EvalStatus`, Timeloop's per-level status), so a
+search asks `try_evaluate` and gets a status, not an exception.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cim_plugin.errors import InputError, InvalidMappingError
-from cim_plugin.model.counts import innermost_accesses, priced, slowdown, transfer
+from cim_plugin.model.counts import fits, innermost_accesses, priced, slowdown, transfer
 from cim_plugin.model.counts import level_cycles as cycles_of_level
 from cim_plugin.model.nest import LoopNest
 from cim_plugin.model.result import ComputeStats, DataSpaceStats, EvalResult, LevelStats
@@ -49,6 +56,31 @@ class ModelOptions:
     #: read-write tensor size, which Timeloop counts as the computes (docs/model.md)
     actual_computes: int | None = None
     actual_rw_size: int | None = None
+
+
+@dataclass(frozen=True)
+class EvalStatus:
+    """Whether the model accepts a nest; if not, the level and the reason (Timeloop's
+    per-level `EvalStatus`) and the error `evaluate` raises for it."""
+
+    ok: bool = True
+    level: str | None = None
+    reason: str = ""                       # "capacity" or "no keeper"
+    error: InvalidMappingError | None = None
+
+
+OK = EvalStatus()
+
+
+@dataclass
+class AccessCounts:
+    """The access analysis of one nest: per storage level (outermost first) and tensor,
+    the counts of `DataSpaceStats` (energies still 0), and the compute's side."""
+
+    levels: list[dict[str, DataSpaceStats]]
+    utilized_units: int                    # compute units working in parallel
+    compute_cycles: float                  # temporal iterations x cycles per operation
+    status: EvalStatus = field(default=OK)
 
 
 @dataclass(frozen=True)
@@ -97,18 +129,38 @@ class Engine:
             leak=self.ert.energy(name, *LEAK_ACTIONS) or 0.0,
         )
 
-    # ------------------------------------------------------------------ counts
+    # ------------------------------------------------------------------ steps
     def evaluate(self, nest: LoopNest) -> EvalResult:
-        arch, macs = self.arch, self.macs
-        storage = arch.storage
+        """Counts, check and cost of one nest; an InvalidMappingError for a nest the model
+        does not accept (`try_evaluate` returns the status instead)."""
+        counts = self.access_counts(nest)
+        status = counts.status if not counts.status.ok else self.check(counts, nest)
+        if not status.ok:
+            assert status.error is not None
+            raise status.error
+        return self.cost(counts)
+
+    def try_evaluate(self, nest: LoopNest) -> tuple[EvalStatus, EvalResult | None]:
+        """(status, result): the result is None when the status is not ok."""
+        counts = self.access_counts(nest)
+        status = counts.status if not counts.status.ok else self.check(counts, nest)
+        return (status, self.cost(counts)) if status.ok else (status, None)
+
+    def access_counts(self, nest: LoopNest) -> AccessCounts:
+        """Per level and tensor: tile, partition, utilized instances, reads, fills,
+        updates, temporal reductions and address generations (Timeloop's nest analysis)."""
+        macs = self.macs
+        storage = self.arch.storage
         n = len(storage)
         levels = nest.levels
         # spatial products above each level (outer-first index), all and per dataspace
         sp_all_above = [1] * (n + 1)
         for i in range(n):
             sp_all_above[i + 1] = sp_all_above[i] * math.prod(b for _, b, _ in levels[i].spatial)
-        warnings: list[str] = []
         stats: list[dict[str, DataSpaceStats]] = [{} for _ in range(n)]
+        lat = self.compute_latency
+        # an integral latency keeps the cycle count an exact integer (huge problems)
+        compute_cycles = nest.temporal_product * (int(lat) if float(lat).is_integer() else lat)
 
         for ds in self.spaces:
             rel = ds.dims
@@ -116,9 +168,12 @@ class Engine:
             size = self.sizes[name]
             keepers = [i for i in range(n) if name in levels[i].keep]
             if not keepers:
-                raise InvalidMappingError(f"no level keeps dataspace {name}", file=nest.source,
-                                          field=f"mapping.{storage[0].base_name}.keep",
-                                          expected="the outermost level to keep every dataspace")
+                error = InvalidMappingError(
+                    f"no level keeps dataspace {name}", file=nest.source,
+                    field=f"mapping.{storage[0].base_name}.keep",
+                    expected="the outermost level to keep every dataspace")
+                return AccessCounts(stats, sp_all_above[n], compute_cycles,
+                                    EvalStatus(False, storage[0].base_name, "no keeper", error))
             # per-level quantities
             tile = {}
             part = {}
@@ -186,24 +241,30 @@ class Engine:
             for i in keepers:
                 stats[i][name] = st[i]
 
-        # ------------------------------------------------------------ capacity
-        if self.options.check_capacity:
-            for i, level in enumerate(storage):
-                eff = level.effective_size
-                if eff is None or not stats[i]:
-                    continue
-                used = sum(s.utilized_capacity for s in stats[i].values())
-                if used > eff:
-                    raise InvalidMappingError(
-                        f"mapped tile size {used} exceeds buffer capacity {eff}",
-                        file=nest.source, field=f"level {level.base_name}",
-                        expected=f"tiles of {', '.join(sorted(stats[i]))} summing to <= {eff} words")
+        return AccessCounts(stats, sp_all_above[n], compute_cycles)
 
-        # -------------------------------------------------------------- cycles
-        c0 = nest.temporal_product
-        lat = self.compute_latency
-        # an integral latency keeps the cycle count an exact integer (huge problems)
-        compute_cycles = c0 * (int(lat) if float(lat).is_integer() else lat)
+    def check(self, counts: AccessCounts, nest: LoopNest) -> EvalStatus:
+        """Every level's kept tiles fit its capacity (`ModelOptions.check_capacity`)."""
+        if not self.options.check_capacity:
+            return OK
+        for level, kept in zip(self.arch.storage, counts.levels):
+            used = sum(s.utilized_capacity for s in kept.values())
+            if kept and not fits(used, level.effective_size):
+                return EvalStatus(False, level.base_name, "capacity", InvalidMappingError(
+                    f"mapped tile size {used} exceeds buffer capacity {level.effective_size}",
+                    file=nest.source, field=f"level {level.base_name}",
+                    expected=f"tiles of {', '.join(sorted(kept))} summing to <= "
+                             f"{level.effective_size} words"))
+        return OK
+
+    def cost(self, counts: AccessCounts) -> EvalResult:
+        """Cycles (compute time and every level's bandwidth) and energy (ERT) of the
+        counts, and the result timeloop-model reports."""
+        arch, macs = self.arch, self.macs
+        storage = arch.storage
+        n = len(storage)
+        stats = counts.levels
+        compute_cycles = counts.compute_cycles
         level_cycles: list[int] = []
         throttles: list[float] = []
         for i, level in enumerate(storage):
@@ -217,7 +278,7 @@ class Engine:
         # -------------------------------------------------------------- energy
         level_results: list[LevelStats] = []
         fj: dict[str, float] = {}
-        utilized_units = sp_all_above[n]
+        utilized_units = counts.utilized_units
         if self.compute_energy is None:
             raise InputError(f"ERT has no compute action for {arch.compute.base_name}",
                              file=self.ert.source, field=f"ERT.{arch.compute.base_name}",
@@ -273,7 +334,7 @@ class Engine:
             # unit can start one operation every L cycles (L = 1: Timeloop's definition)
             utilization=real * self.compute_latency / (arch.compute.instances * cycles),
             levels=level_results, compute=compute, fj_per_compute=fj, area_um2=area,
-            warnings=warnings, compute_latency_cycles=self.compute_latency)
+            compute_latency_cycles=self.compute_latency)
 
     def _area(self, name: str) -> float:
         if self.art is None:

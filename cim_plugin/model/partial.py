@@ -24,7 +24,14 @@ from typing import Any
 import numpy as np
 
 from cim_plugin.errors import InputError
-from cim_plugin.model.counts import innermost_accesses, level_cycles, priced, slowdown, transfer
+from cim_plugin.model.counts import (
+    fits,
+    innermost_accesses,
+    level_cycles,
+    priced,
+    slowdown,
+    transfer,
+)
 from cim_plugin.model.engine import Engine
 
 
@@ -188,7 +195,7 @@ class PlacedNest:
                 for d in rel:
                     tile = tile * (remaining[d] * self.s_ge[level][d])
                 used = used + tile
-        return used <= cap
+        return fits(used, cap)
 
     def max_remaining(self, level: int, d: int) -> int | None:
         """Largest temporal factor of dimension d that can stay at and below `level`:

@@ -118,3 +118,24 @@ class EvalResult:
             ],
             "warnings": list(self.warnings),
         }
+
+    @classmethod
+    def from_json_dict(cls, d: dict[str, Any]) -> EvalResult:
+        """The result `to_json_dict` wrote (a cached study point, a `--json` file); the
+        per-level figures that JSON leaves out (areas, address generations) are 0."""
+        levels = [LevelStats(
+            name=lv["name"], instances=lv["instances"], cycles=lv["cycles"],
+            bandwidth_throttling=lv["bandwidth_throttling"], leakage_pJ=lv["leakage_pJ"],
+            energy_pJ=lv["energy_pJ"],
+            dataspaces={name: DataSpaceStats(
+                partition_size=s["partition_size"], utilized_capacity=s["utilized_capacity"],
+                utilized_instances=s["utilized_instances"], reads=s["reads_per_instance"],
+                fills=s["fills_per_instance"], updates=s["updates_per_instance"],
+                temporal_reductions=s["temporal_reductions_per_instance"],
+                energy_pJ=s["energy_pJ"]) for name, s in lv["dataspaces"].items()})
+            for lv in d["levels"]]
+        return cls(computes=d["computes"], cycles=d["cycles"], energy_pJ=d["energy_pJ"],
+                   gflops=d["gflops"], utilization=d["utilization"], levels=levels,
+                   compute=ComputeStats(**d["compute"]), fj_per_compute=dict(d["fj_per_compute"]),
+                   area_um2=d["area_um2"], warnings=list(d.get("warnings", [])),
+                   compute_latency_cycles=d.get("compute_latency_cycles", 1.0))

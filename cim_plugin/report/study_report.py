@@ -12,9 +12,17 @@ import numpy as np
 import pandas as pd
 
 from cim_plugin.io.safeio import Staging
+from cim_plugin.model.result import EvalResult
 from cim_plugin.report.markdown import md_text
 from cim_plugin.study.config import StudyConfig
-from cim_plugin.study.metrics import DesignInfo, gemm_metrics, paper_metrics
+from cim_plugin.study.metrics import (
+    DesignInfo,
+    gemm_metrics,
+    mean_std,
+    model_totals,
+    paper_metrics,
+    ratios,
+)
 from cim_plugin.study.runner import Point
 from cim_plugin.study.workloads import Gemm
 
@@ -44,8 +52,6 @@ def _round(x: Any, digits: int = 6) -> Any:
 
 def result_rows(cfg: StudyConfig, gemms: list[Gemm], records: dict[Point, Any]) -> pd.DataFrame:
     """One row per design x macro x GEMM (workload rows repeat shared shapes)."""
-    from cim_plugin.model.result import ComputeStats, DataSpaceStats, EvalResult, LevelStats
-
     rows = []
     for g in gemms:
         for design, macro in [(cfg.baseline, None)] + [(d, m) for d in cfg.designs for m in cfg.macros]:
@@ -57,14 +63,7 @@ def result_rows(cfg: StudyConfig, gemms: list[Gemm], records: dict[Point, Any]) 
                 rows.append(row)
                 continue
             res = rec["result"]
-            levels = [LevelStats(name=lv["name"], energy_pJ=lv["energy_pJ"], dataspaces={
-                k: DataSpaceStats(temporal_reductions=v["temporal_reductions_per_instance"],
-                                  reads=v["reads_per_instance"], updates=v["updates_per_instance"])
-                for k, v in lv["dataspaces"].items()}) for lv in res["levels"]]
-            er = EvalResult(computes=res["computes"], cycles=res["cycles"], energy_pJ=res["energy_pJ"],
-                            gflops=res["gflops"], utilization=res["utilization"], levels=levels,
-                            compute=ComputeStats(**res["compute"]), fj_per_compute=res["fj_per_compute"],
-                            area_um2=res["area_um2"])
+            er = EvalResult.from_json_dict(res)
             row.update(gemm_metrics(er, DesignInfo(name=design)))
             row.update({"macros_used": rec["macros"], "sizing": rec.get("sizing", "-"),
                         "latency_cycles": rec["latency_cycles"],
@@ -98,38 +97,25 @@ def _storage_bound(mapping: list[dict[str, Any]]) -> int:
 
 
 def summarize(df: pd.DataFrame, cfg: StudyConfig) -> pd.DataFrame:
-    """Count-weighted totals per design x macro x workload and ratios vs the baseline."""
-    ok = df[df["error"] == ""].copy()
-    ok["w_macs"] = ok["macs"] * ok["count"]
-    ok["w_ops"] = ok["ops"] * ok["count"]
-    ok["w_energy"] = ok["energy_J"] * ok["count"]
-    ok["w_latency"] = ok["latency_s"] * ok["count"]
-    ok["w_util"] = ok["utilization"] * ok["w_macs"]
-    g = ok.groupby(["design", "macro", "workload"], sort=True)
-    s = g.agg(macs=("w_macs", "sum"), ops=("w_ops", "sum"), energy_J=("w_energy", "sum"),
-              latency_s=("w_latency", "sum"), util=("w_util", "sum"),
-              area_mm2=("area_mm2", "max"), gemms=("gemm", "count")).reset_index()
-    s["tops_per_w"] = s["ops"] / s["energy_J"] / 1e12
-    s["gops"] = s["ops"] / s["latency_s"] / 1e9
-    s["edp_Js"] = s["energy_J"] * s["latency_s"]
-    s["utilization"] = s["util"] / s["macs"]
-    s = s.drop(columns=["util"])
-    base = s[s["design"] == cfg.baseline].set_index("workload")
-    for col in ("tops_per_w", "gops", "energy_J", "latency_s", "edp_Js", "area_mm2"):
-        s[f"{col}_vs_baseline"] = [
-            row[col] / base.loc[row["workload"], col] if row["workload"] in base.index
-            and base.loc[row["workload"], col] else math.nan for _, row in s.iterrows()]
-    # mean +- std over a workload's GEMMs of the per-GEMM ratios (the method's statistic)
+    """Per design x macro x workload: count-weighted totals (`metrics.model_totals`), their
+    ratios to the baseline's totals, and the mean and std over the workload's GEMMs of the
+    per-GEMM ratios (`metrics.ratios`, `metrics.mean_std`; the method's statistic)."""
+    by = ["design", "macro", "workload"]
+    ok = df[df["error"] == ""]
+    totals = model_totals(ok, by=by).drop(columns="cycles").rename(columns={"n_gemms": "gemms"})
+    area = ok.groupby(by, sort=False)["area_mm2"].max().reset_index()
+    s = totals.merge(area, on=by).sort_values(by, kind="mergesort").reset_index(drop=True)
+    s = s.merge(ratios(s, cfg.baseline, keys=["workload"], ids=["macro"], keep_baseline=True,
+                       metrics=("tops_per_w", "gops", "energy_J", "latency_s", "edp_Js",
+                                "area_mm2"), suffix="_vs_baseline"), on=by, how="left")
     keys = ["workload", "gemm", "m", "n", "k"]        # a name may repeat within a workload
-    base_rows = ok[ok["design"] == cfg.baseline].drop_duplicates(keys)
-    per = ok.merge(base_rows[[*keys, "tops_per_w", "gops"]], on=keys, suffixes=("", "_base"))
-    per["r_tops_per_w"] = per["tops_per_w"] / per["tops_per_w_base"]
-    per["r_gops"] = per["gops"] / per["gops_base"]
-    st = per.groupby(["design", "macro", "workload"]).agg(
-        tops_per_w_ratio_mean=("r_tops_per_w", "mean"), tops_per_w_ratio_std=("r_tops_per_w", "std"),
-        gops_ratio_mean=("r_gops", "mean"), gops_ratio_std=("r_gops", "std")).reset_index()
-    return s.merge(st, on=["design", "macro", "workload"], how="left").fillna({"tops_per_w_ratio_std": 0.0,
-                                                                              "gops_ratio_std": 0.0})
+    base = ok[ok["design"] == cfg.baseline]
+    per = ratios(pd.concat([ok[ok["design"] != cfg.baseline], base.drop_duplicates(keys)]),
+                 cfg.baseline, keys=keys, ids=["macro"], keep_baseline=True,
+                 metrics=("tops_per_w", "gops"))
+    st = mean_std(per, ["tops_per_w_ratio", "gops_ratio"], by=by, ddof=1).drop(columns="n_gemms")
+    return s.merge(st, on=by, how="left").fillna({"tops_per_w_ratio_std": 0.0,
+                                                  "gops_ratio_std": 0.0})
 
 
 def summary_json(summary: pd.DataFrame, cfg: StudyConfig) -> str:

@@ -49,12 +49,6 @@ class Problem:
     def macs(self) -> int:
         return math.prod(self.bounds[d] for d in self.dimensions)
 
-    def data_space(self, name: str) -> DataSpace:
-        for ds in self.data_spaces:
-            if ds.name == name:
-                return ds
-        raise KeyError(name)
-
     def size(self, ds: DataSpace) -> int:
         return ds.tile_size(self.bounds)
 

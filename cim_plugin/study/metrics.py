@@ -19,7 +19,7 @@ updates/bandwidth of SMEM (42 words/cycle) and DRAM (32); throughput in MACs/ns
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,12 +78,14 @@ def metrics_row(result: EvalResult, *, design: DesignInfo | None = None,
 
 def ratios(df, baseline: str, *, keys: Sequence[str] = ("workload", "gemm"),
            metrics: Sequence[str] = ("tops_per_w", "gops", "energy_J", "latency_s", "edp_Js"),
-           design_col: str = "design"):
-    """Per-GEMM ratio design / baseline for each metric (`<metric>_ratio` columns).
+           design_col: str = "design", ids: Sequence[str] = (), keep_baseline: bool = False,
+           suffix: str = "_ratio"):
+    """Per-GEMM ratio design / baseline for each metric (`<metric><suffix>` columns).
 
     `df` holds rows of several designs, one of them named `baseline` in `design_col`;
-    rows are matched on `keys`. The baseline's own rows are left out. A ratio > 1 is
-    better for tops_per_w and gops, worse for energy, latency and EDP.
+    rows are matched on `keys` and keep the identifier columns `ids` (e.g. the macro).
+    The baseline's own rows are left out unless `keep_baseline` (their ratio is 1). A
+    ratio > 1 is better for tops_per_w and gops, worse for energy, latency and EDP.
     """
     import pandas as pd
 
@@ -93,12 +95,12 @@ def ratios(df, baseline: str, *, keys: Sequence[str] = ("workload", "gemm"),
         raise ValueError(f"no rows of baseline {baseline!r} in column {design_col!r}")
     if base.duplicated(keys).any():
         raise ValueError(f"baseline rows are not unique on {keys}")
-    other = df[df[design_col] != baseline]
+    other = df if keep_baseline else df[df[design_col] != baseline]
     merged = other.merge(base[keys + list(metrics)], on=keys, how="left",
                          suffixes=("", "_baseline"), validate="many_to_one")
-    out = merged[[design_col] + keys].copy()
+    out = merged[[design_col, *ids, *keys]].copy()
     for m in metrics:
-        out[f"{m}_ratio"] = merged[m] / merged[f"{m}_baseline"]
+        out[f"{m}{suffix}"] = merged[m] / merged[f"{m}_baseline"]
     return pd.DataFrame(out).reset_index(drop=True)
 
 
@@ -217,10 +219,3 @@ def paper_metrics(result: EvalResult, *, m: int, n: int, cim: bool,
         "throughput_unit": unit,
         "utilization": float(result.utilization),
     }
-
-
-def frame(rows: Iterable[Mapping[str, Any]]):
-    """pandas DataFrame of metric rows (column order: identifiers, then METRIC_COLUMNS)."""
-    import pandas as pd
-
-    return pd.DataFrame(list(rows))

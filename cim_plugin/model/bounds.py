@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from cim_plugin.mapping.objective import Objective
+from cim_plugin.model.objective import Objective
 from cim_plugin.model.partial import PlacedNest
 
 
