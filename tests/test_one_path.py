@@ -163,3 +163,22 @@ def test_counts_check_and_cost_with_a_status():
     assert (status.ok, status.level, status.reason, result) == (False, "RF", "capacity", None)
     with pytest.raises(InvalidMappingError, match="128 exceeds buffer capacity 64"):
         engine.evaluate(nest)
+
+
+def test_search_counts_capacity_failures_per_level():
+    """The search counts the choices it drops for overflowing a level, per level (the
+    tensor core at 256^3 without pinned factors: RF holds 128 words of Z, so some factor
+    choices overflow it)."""
+    from cim_plugin import api
+    from cim_plugin.export.build import Sizing, build
+    from cim_plugin.library.ert_gen import generate_tables
+
+    b = build("tensor_core", None, (256, 256, 256), Sizing())
+    targets = [t for t in b.processed["architecture_constraints"]["targets"]
+               if t.get("type") in ("bypass", "dataspace", "datatype")]
+    ert, art = generate_tables(b.architecture)
+    stats = api.map_problem(b.architecture, gemm_problem(256, 256, 256), ert, art,
+                            targets=targets).search.stats
+    at = stats["pruned_capacity_at"]
+    assert at and set(at) <= {lv.base_name for lv in b.architecture.storage}
+    assert sum(at.values()) == stats["pruned_capacity"] > 0

@@ -62,9 +62,13 @@ class Stats:
     pruned_bound: int = 0
     equivalent_orders: int = 0
     leaves: int = 0
+    #: partial choices dropped because their tiles overflow a level, per level: the
+    #: failures by level and reason Timeloop's mapper counts
+    pruned_capacity_at: dict[str, int] = field(default_factory=dict)
 
-    def to_json(self) -> dict[str, int]:
-        return dict(self.__dict__)
+    def to_json(self) -> dict[str, Any]:
+        return {**self.__dict__, "pruned_capacity_at": dict(sorted(
+            self.pruned_capacity_at.items()))}
 
 
 @dataclass
@@ -296,7 +300,13 @@ class BranchAndBound:
                            for e in range(D))
                 ok = np.ones(len(cand), dtype=bool)
                 for c in bounded:
-                    ok &= np.asarray(placed.fits(c, R2), dtype=bool)
+                    fit = np.asarray(placed.fits(c, R2), dtype=bool)
+                    dropped = int((ok & ~fit).sum())
+                    if dropped:
+                        name = self.space.levels[c].name
+                        at = self.stats.pruned_capacity_at
+                        at[name] = at.get(name, 0) + dropped
+                    ok &= fit
                 self.stats.pruned_capacity += int((~ok).sum())
                 grown.append(cand[ok])
             rows = np.concatenate(grown) if grown else np.zeros((0, d + 1), dtype=np.int64)
