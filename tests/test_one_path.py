@@ -182,3 +182,22 @@ def test_search_counts_capacity_failures_per_level():
     at = stats["pruned_capacity_at"]
     assert at and set(at) <= {lv.base_name for lv in b.architecture.storage}
     assert sum(at.values()) == stats["pruned_capacity"] > 0
+
+
+# ------------------------------------------------------------------ schema checks
+@pytest.mark.parametrize(("field", "value", "detail", "expected"), [
+    ("smem_depth", 0, "must be positive, got 0", "a positive int"),
+    ("clock_GHz", -1.0, "must be positive, got -1.0", "a positive float"),
+    ("datawidth", True, "has the wrong type (bool)", "int"),
+    ("rp", 4.0, "has the wrong type (float)", "int"),
+    ("with_l2", 1, "has the wrong type (int)", "bool"),
+    ("cimtype", 6, "has the wrong type (int)", "str"),
+])
+def test_design_params_refused_by_their_annotations(field, value, detail, expected):
+    from cim_plugin.export.templates import DesignParams
+
+    with pytest.raises(InputError) as exc:
+        DesignParams.from_mapping({field: value})
+    assert exc.value.field == field and exc.value.expected == expected
+    assert exc.value.detail == f"parameter {field} {detail}"
+    assert DesignParams.from_mapping({"clock_GHz": 2}).clock_GHz == 2      # an int is a float

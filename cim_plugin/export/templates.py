@@ -27,10 +27,12 @@ from typing import Any
 import yaml
 from jinja2 import FileSystemLoader, StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
+from pydantic import PositiveFloat, PositiveInt
 
 from cim_plugin.errors import InputError
 from cim_plugin.mapping.priority import DIMS, CimNames
 from cim_plugin.resources import data_dir
+from cim_plugin.spec.schema import check_fields
 from cim_plugin.spec.values import real_from_text, show
 from cim_plugin.spec.yamlio import loads_yaml, yaml_inline
 
@@ -53,47 +55,38 @@ class DesignParams:
     """
 
     technology: str = "45nm"
-    clock_GHz: float = 1.0
-    datawidth: int = 8
+    clock_GHz: PositiveFloat = 1.0
+    datawidth: PositiveInt = 8
     dram_type: str = "LPDDR4"
-    dram_width: int = 64
-    dram_bandwidth: int = 32            # 64-bit LPDDR4, 32 B/cycle (method.md)
+    dram_width: PositiveInt = 64
+    dram_bandwidth: PositiveInt = 32            # 64-bit LPDDR4, 32 B/cycle (method.md)
     with_l2: bool = False
-    l2_depth: int = 32768               # 1 MB at 256 b rows (our choice: 4x SMEM)
-    l2_width: int = 256
-    l2_banks: int = 8
-    l2_bandwidth: int = 64
-    smem_depth: int = 8192              # 256 KB (method.md)
-    smem_width: int = 256
-    smem_banks: int = 2
-    smem_bandwidth: int = 42            # 42 words/cycle (method.md)
-    subpartitions: int = 4
-    rf_depth: int = 4096                # 4 KB per subpartition
-    rf_width: int = 8
-    rf_banks: int = 16
-    pe_x: int = 16
-    pe_y: int = 16
-    adder_width: int = 8
+    l2_depth: PositiveInt = 32768               # 1 MB at 256 b rows (our choice: 4x SMEM)
+    l2_width: PositiveInt = 256
+    l2_banks: PositiveInt = 8
+    l2_bandwidth: PositiveInt = 64
+    smem_depth: PositiveInt = 8192              # 256 KB (method.md)
+    smem_width: PositiveInt = 256
+    smem_banks: PositiveInt = 2
+    smem_bandwidth: PositiveInt = 42            # 42 words/cycle (method.md)
+    subpartitions: PositiveInt = 4
+    rf_depth: PositiveInt = 4096                # 4 KB per subpartition
+    rf_width: PositiveInt = 8
+    rf_banks: PositiveInt = 16
+    pe_x: PositiveInt = 16
+    pe_y: PositiveInt = 16
+    adder_width: PositiveInt = 8
     cimtype: str = "analog6T"
-    rp: int = 64
-    cp: int = 4
-    rh: int = 1
-    ch: int = 16
-    banks_x: int = 1
-    banks_y: int = 4
-    cim_latency_cycles: float = 1.0     # cycles per macro operation (cim-plugin model --latency-from-attribute)
+    rp: PositiveInt = 64
+    cp: PositiveInt = 4
+    rh: PositiveInt = 1
+    ch: PositiveInt = 16
+    banks_x: PositiveInt = 1
+    banks_y: PositiveInt = 4
+    cim_latency_cycles: PositiveFloat = 1.0     # cycles per macro operation (cim-plugin model --latency-from-attribute)
 
     def __post_init__(self) -> None:
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            want = {"int": int, "float": (int, float), "str": str, "bool": bool}[str(f.type)]
-            ok = isinstance(value, want) and (want is bool or not isinstance(value, bool))
-            if not ok:
-                raise InputError(f"parameter {f.name} has the wrong type ({type(value).__name__})",
-                                 field=f.name, expected=str(f.type))
-            if str(f.type) in ("int", "float") and value <= 0:
-                raise InputError(f"parameter {f.name} must be positive, got {value}",
-                                 field=f.name, expected=f"a positive {f.type}")
+        check_fields(self, what="parameter")     # types and signs from the annotations
 
     @property
     def global_cycle_seconds(self) -> str:

@@ -1,0 +1,60 @@
+"""Field checks of typed records by a schema library (pydantic), with our error wording.
+
+A dataclass states each field's type in its annotations (`PositiveInt`,
+`PositiveFloat`, `str`, `bool`); `check_fields` validates an instance against them in
+pydantic's strict mode (no bool for a number, no text for a number, no float for an
+integer) and turns the first failure into an `InputError` naming the file, the field
+and what is expected. The dataclass stays a plain frozen dataclass (`replace`,
+`fields`, templates reading its attributes), and its values are never converted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import typing
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+
+from cim_plugin.errors import InputError
+from cim_plugin.spec.values import show
+
+#: pydantic error type -> what the field expects (the base type of the annotation)
+_EXPECTED = {"int_type": "int", "float_type": "float", "string_type": "str",
+             "bool_type": "bool"}
+
+
+@functools.cache
+def _schema(cls: type) -> type[BaseModel]:
+    hints = typing.get_type_hints(cls, include_extras=True)
+    fields: dict[str, Any] = {f.name: (hints[f.name], ...) for f in dataclasses.fields(cls)}
+    return create_model(f"{cls.__name__}Schema",
+                        __config__=ConfigDict(strict=True, extra="forbid"), **fields)
+
+
+def check_fields(obj: Any, *, what: str = "field", file: str | None = None,
+                 prefix: str = "") -> None:
+    """Raise an InputError for the first field of dataclass `obj` its annotation refuses."""
+    values = {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+    try:
+        _schema(type(obj)).model_validate(values)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        name = ".".join(str(p) for p in err["loc"])
+        value = values.get(str(err["loc"][0]))
+        base = _base_type(type(obj), str(err["loc"][0]))
+        if err["type"] in ("greater_than", "greater_than_equal"):
+            raise InputError(f"{what} {name} must be positive, got {show(value)}", file=file,
+                             field=prefix + name, expected=f"a positive {base}") from None
+        raise InputError(f"{what} {name} has the wrong type ({type(value).__name__})",
+                         file=file, field=prefix + name,
+                         expected=_EXPECTED.get(err["type"], base)) from None
+
+
+def _base_type(cls: type, name: str) -> str:
+    hint = typing.get_type_hints(cls)[name]
+    return getattr(hint, "__name__", str(hint))
+
+
+__all__ = ["check_fields"]
