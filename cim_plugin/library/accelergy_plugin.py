@@ -68,6 +68,16 @@ def _library_estimate(cls: str, given: dict[str, Any]) -> Estimate:
     return est if est is not None else Estimate((), 0.0)
 
 
+def _action(name: str, table_action: str | None = None):
+    """An Accelergy action `name` (J) priced as the library's `table_action` (default the
+    same name); Accelergy finds it by its marker and calls it by its name."""
+    def act(self) -> float:
+        return self._energy(table_action or name)
+
+    act.__name__ = act.__qualname__ = name
+    return actionDynamicEnergy(act)
+
+
 class _LibraryEstimate:
     """Actions and area of one library estimate, in Accelergy's units (J, m^2); a mixin,
     not an Estimator, so Accelergy's discovery does not take it for a plug-in class."""
@@ -120,41 +130,12 @@ class CimPluginComponent(_LibraryEstimate, Estimator):
                  "adder_width": adder_width, CIM_AREA_ATTRIBUTE: cim_area}
         self._use(str(component_class).strip(), given)
 
-    @actionDynamicEnergy
-    def read(self) -> float:
-        return self._energy("read")
-
-    @actionDynamicEnergy
-    def write(self) -> float:
-        return self._energy("write")
-
-    @actionDynamicEnergy
-    def update(self) -> float:
-        return self._energy("update")
-
-    @actionDynamicEnergy
-    def metadata_read(self) -> float:
-        return self._energy("metadata_read")
-
-    @actionDynamicEnergy
-    def metadata_write(self) -> float:
-        return self._energy("metadata_write")
-
-    @actionDynamicEnergy
-    def metadata_update(self) -> float:
-        return self._energy("metadata_update")
-
-    @actionDynamicEnergy
-    def decompression_count(self) -> float:
-        return self._energy("decompression_count")
-
-    @actionDynamicEnergy
-    def compression_count(self) -> float:
-        return self._energy("compression_count")
-
-    @actionDynamicEnergy
-    def compute(self) -> float:
-        return self._energy("compute")
+    read, write, update = _action("read"), _action("write"), _action("update")
+    metadata_read, metadata_write = _action("metadata_read"), _action("metadata_write")
+    metadata_update = _action("metadata_update")
+    decompression_count = _action("decompression_count")
+    compression_count = _action("compression_count")
+    compute = _action("compute")
 
 
 class CimMacroCompute(_LibraryEstimate, Estimator):
@@ -170,13 +151,7 @@ class CimMacroCompute(_LibraryEstimate, Estimator):
         self._use(CIM_UNIT_CLASSES[0], {"technology": technology, "datawidth": datawidth,
                                         "type": type, "macro": macro, "voltage": voltage})
 
-    @actionDynamicEnergy
-    def mac(self) -> float:
-        return self._energy("compute")
-
-    @actionDynamicEnergy
-    def compute(self) -> float:
-        return self._energy("compute")
+    mac, compute = _action("mac", "compute"), _action("compute")
 
 
 class CimMacroStorage(_LibraryEstimate, Estimator):
@@ -193,14 +168,4 @@ class CimMacroStorage(_LibraryEstimate, Estimator):
                                            "type": type, "macro": macro, "width": width,
                                            "depth": depth, "voltage": voltage})
 
-    @actionDynamicEnergy
-    def read(self) -> float:
-        return self._energy("read")
-
-    @actionDynamicEnergy
-    def write(self) -> float:
-        return self._energy("write")
-
-    @actionDynamicEnergy
-    def update(self) -> float:
-        return self._energy("update")
+    read, write, update = _action("read"), _action("write"), _action("update")
