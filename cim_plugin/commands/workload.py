@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from cim_plugin.commands.argtypes import positive_int
+from cim_plugin.argtypes import positive_int
 
 
 def _dim(text: str) -> tuple[str, int]:
@@ -45,8 +45,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from cim_plugin.errors import InputError
-    from cim_plugin.report import write_text_atomic
-    from cim_plugin.report.outdir import check_output_file
+    from cim_plugin.io.outdir import check_output_file
+    from cim_plugin.io.safeio import write_text_atomic
     from cim_plugin.spec.names import check_label
     from cim_plugin.study.importers import Imported, import_model, is_model_file
     from cim_plugin.study.importers.table import format_table, gemm_list_yaml
