@@ -38,7 +38,7 @@ TARGET_SCALING = 1.7
 def _tasks(raw: dict, designs: tuple[str, ...], workload: str = "bert-large"):
     from cim_plugin.dse.cheap import workloads_of
     from cim_plugin.dse.run import tasks_of
-    from cim_plugin.dse.sweep import parse_macro_sweep
+    from cim_plugin.library.sweep import parse_macro_sweep
     from cim_plugin.study.config import StudyConfig
     from cim_plugin.study.workloads import load_workload
 

@@ -10,16 +10,16 @@ import pytest
 
 from cim_plugin.cli import main
 from cim_plugin.dse.cheap import SweepTask, evaluate_chunk, hypothetical_macro, workloads_of
-from cim_plugin.dse.frontier import break_even, crossings, frontier_rows
-from cim_plugin.dse.sweep import (
+from cim_plugin.errors import InputError
+from cim_plugin.library.sweep import (
     MAX_SWEEP_POINTS,
     MacroSweep,
     check_point_count,
     chunks,
     parse_macro_sweep,
 )
-from cim_plugin.errors import InputError
 from cim_plugin.report.frontier_report import sentences
+from cim_plugin.study.frontier import break_even, crossings, frontier_rows
 from cim_plugin.study.workloads import Gemm
 
 
@@ -252,7 +252,7 @@ def test_interrupted_sweep_resumes_from_its_chunks(tmp_path):
     and that chunk in the cache; the rerun reuses it (the entry is not rewritten) and
     writes the bytes of an uninterrupted sweep."""
     from cim_plugin.dse.run import Baseline, run_sweep
-    from cim_plugin.report.safeio import SafeFolder
+    from cim_plugin.io.safeio import SafeFolder
     from cim_plugin.study.config import StudyConfig
     from cim_plugin.study.executors import SerialExecutor
 

@@ -3,8 +3,10 @@
 Data flows spec -> mapping -> evaluation -> results -> report. As in Timeloop, the
 mapping as a data type (`spec/mapping.py`) is low, the model evaluates it, and the
 search (`mapping/`, Timeloop's `mapspaces/` + `search/`) calls the model; the public
-API (`api.py`, ZigZag's) sits on top of model and search, below the study, its report
-and the command line. A room may import its own modules and any lower room, never a
+API (`api.py`, ZigZag's) sits on top of model and search, below the exported designs
+and the backends (which map through it), the study, its report,
+the design-space exploration that drives studies and reports (`dse/`) and the command
+line. A room may import its own modules and any lower room, never a
 higher one; nothing imports `commands/`; there is no import cycle between modules.
 """
 
@@ -25,11 +27,12 @@ RANK = {
     "io": 2, "library": 2,
     "model": 3,
     "mapping": 4,
-    "export": 5, "backends": 5,
-    "api": 6,
+    "api": 5,
+    "export": 6, "backends": 6,
     "study": 7,
     "report": 8,
-    "argtypes": 9, "commands": 10, "cli": 11, "__main__": 12,
+    "dse": 9,
+    "argtypes": 10, "commands": 11, "cli": 12, "__main__": 13,
 }
 
 

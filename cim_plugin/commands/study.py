@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
                                   "(GEMM shapes x (1 + designs x macros))")
     sweep = None
     if cfg.macro_sweep is not None:
-        from cim_plugin.dse.sweep import MacroSweep, check_point_count
+        from cim_plugin.library.sweep import MacroSweep, check_point_count
 
         sweep = MacroSweep.from_dict(cfg.macro_sweep)
         check_point_count(sweep, len(cfg.designs), len({(g.m, g.n, g.k) for g in gemms}),

@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from cim_plugin.dse.sweep import Chunk, MacroSweep
 from cim_plugin.library.macro import Macro
+from cim_plugin.library.sweep import Chunk, MacroSweep
 
 #: name the hypothetical macro has in the designs it is built into
 HYPOTHETICAL = "hypothetical"

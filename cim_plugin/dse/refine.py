@@ -24,10 +24,10 @@ from typing import Any
 import pandas as pd
 
 from cim_plugin.dse.cheap import HYPOTHETICAL, hypothetical_macro, sizing_mode
-from cim_plugin.dse.frontier import Reduced, crossings
-from cim_plugin.dse.sweep import PARAMS, STRUCTURAL
+from cim_plugin.library.sweep import PARAMS, STRUCTURAL
 from cim_plugin.study.cache import PointCache, fingerprint, point_key
 from cim_plugin.study.executors import in_order
+from cim_plugin.study.frontier import Reduced, crossings
 from cim_plugin.study.metrics import DEFAULT_CLOCK_HZ
 
 

@@ -1,6 +1,6 @@
 """Run a macro sweep chunk by chunk and stream its rows to `sweep.csv`.
 
-Chunks (`cim_plugin.dse.sweep.chunks`) are enumerated lazily, looked up in the study's
+Chunks (`cim_plugin.library.sweep.chunks`) are enumerated lazily, looked up in the study's
 cache, sent to the executor (local processes or Dask) with a bounded number in flight,
 and read back in order; each chunk's rows are appended to a temporary `sweep.csv` in the
 output folder as soon as it is back, and its figures are cached by the client. So a
@@ -27,7 +27,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from cim_plugin.dse.cheap import SweepTask, Workloads, evaluate_chunk, workloads_of
-from cim_plugin.dse.sweep import COSTING, PARAMS, STRUCTURAL, Chunk, MacroSweep, chunks
+from cim_plugin.library.sweep import COSTING, PARAMS, STRUCTURAL, Chunk, MacroSweep, chunks
 from cim_plugin.study.cache import fingerprint, point_key
 from cim_plugin.study.config import StudyConfig
 from cim_plugin.study.executors import in_order

@@ -7,16 +7,16 @@ from __future__ import annotations
 from typing import Any
 
 from cim_plugin.dse.run import SWEEP_FILE, baseline_totals, run_sweep
-from cim_plugin.dse.sweep import MacroSweep
+from cim_plugin.library.sweep import MacroSweep
 
 
 def sweep_and_publish(cfg: Any, sweep: MacroSweep, gemms: list[Any], df: Any, summary: Any,
                       total_points: int, folder: Any, executor: Any, progress: bool) -> str:
     """Run the sweep, render every output, publish them all; returns a one-line note."""
-    from cim_plugin.dse.frontier import frontier_rows, reduce_file
     from cim_plugin.dse.refine import refine_tables
     from cim_plugin.report.frontier_report import render_frontiers
     from cim_plugin.report.study_report import render_outputs
+    from cim_plugin.study.frontier import frontier_rows, reduce_file
 
     baseline = baseline_totals(summary, cfg.baseline)
     run = run_sweep(cfg, sweep, gemms, baseline, folder, executor, progress)

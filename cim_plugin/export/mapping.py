@@ -32,26 +32,17 @@ def design_mapping(b: BuiltDesign, objective: str = "edp", best: bool = False) -
     the design's constraints (seeded with the priority mappings, as the study maps it)."""
     if b.mapping is not None and not best:
         return b.mapping.mapping()
+    from cim_plugin.api import map_with_preset
     from cim_plugin.library.ert_gen import generate_tables
-    from cim_plugin.library.latency import compute_latency
-    from cim_plugin.mapping.cim import priority_seeds
-    from cim_plugin.mapping.constraints import parse_constraints
-    from cim_plugin.mapping.mapspace import MapSpace
-    from cim_plugin.mapping.search import search
-    from cim_plugin.model.engine import Engine, ModelOptions
     from cim_plugin.spec.problem import load_problem
     from cim_plugin.spec.v4 import flatten_v4_constraints
 
     arch = b.architecture
-    problem = load_problem(b.processed)
     ert, art = generate_tables(arch)
-    latency, _ = compute_latency(arch)
-    engine = Engine(arch, problem, ert, art, ModelOptions(compute_latency_cycles=latency))
-    targets = flatten_v4_constraints(b.v4)["targets"]
-    space = MapSpace(arch, problem, parse_constraints(targets, arch, problem))
-    seeds = [space.from_mapping(b.mapping.mapping())] if b.mapping is not None else []
-    seeds += [c for c in priority_seeds(space) if c not in seeds]
-    found = search(space, engine, objective=objective, mode="fast", seeds=seeds)
+    found = map_with_preset("priority+search", arch, load_problem(b.processed), ert, art,
+                            design_mapping=b.mapping.mapping() if b.mapping else None,
+                            targets=flatten_v4_constraints(b.v4)["targets"],
+                            objective=objective).search
     if found.padding is not None:
         raise InputError("the best mapping pads a dimension, which Timeloop cannot evaluate",
                          field="gemm", expected="GEMM dimensions the design's fan-outs divide")

@@ -1,7 +1,7 @@
 """Outputs of a macro sweep: `frontier.csv`, one frontier plot per parameter pair (PNG
 and SVG, the library's macros placed on it) and the report's break-even section.
 
-Everything is computed from `sweep.csv` as written (`cim_plugin.dse.frontier` reads it
+Everything is computed from `sweep.csv` as written (`cim_plugin.study.frontier` reads it
 in pieces), so the outputs are the same whether the sweep was run now or read back
 from the cache, and never need every point in memory.
 """
@@ -13,9 +13,9 @@ from typing import Any
 
 import pandas as pd
 
-from cim_plugin.dse.frontier import BreakEven, break_even
-from cim_plugin.dse.sweep import macro_parameters
+from cim_plugin.library.sweep import macro_parameters
 from cim_plugin.report.markdown import md_text, plot_text
+from cim_plugin.study.frontier import BreakEven, break_even
 
 #: how the report names a placement's level
 LEVELS = {"cim_rf": "RF level", "cim_smem": "SMEM level",

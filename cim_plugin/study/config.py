@@ -46,7 +46,7 @@ class StudyConfig:
     duplicate: bool = False
     paper_compat: bool = False
     models: tuple[dict[str, Any], ...] = field(default=())   # e.g. {model: gpt-j-6b, phase: prefill}
-    macro_sweep: dict[str, Any] | None = None    # hypothetical macros (cim_plugin.dse.sweep)
+    macro_sweep: dict[str, Any] | None = None    # hypothetical macros (cim_plugin.library.sweep)
 
     def __hash__(self) -> int:
         return hash(json.dumps(self.key_dict(), sort_keys=True))
@@ -191,7 +191,7 @@ def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None
                                  expected="true or false")
             kw[key] = data[key]
     if data.get("macro_sweep") is not None:
-        from cim_plugin.dse.sweep import parse_macro_sweep
+        from cim_plugin.library.sweep import parse_macro_sweep
 
         kw["macro_sweep"] = parse_macro_sweep(data["macro_sweep"], file,
                                               kw.get("macros", StudyConfig.macros)).to_dict()

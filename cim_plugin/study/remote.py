@@ -34,7 +34,7 @@ class PointTask:
 
 def evaluate_task(task: PointTask) -> dict[str, Any] | str:
     """One point evaluated on a worker; a failure is reported for the point."""
-    from cim_plugin.study.runner import evaluate_point
+    from cim_plugin.study.point import evaluate_point
 
     try:
         if task.cfg.backend == "timeloop":

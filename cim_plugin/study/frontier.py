@@ -71,7 +71,7 @@ class Reduced:
 def reduce_file(path: str | Path, pairs: Sequence[tuple[str, str]],
                 read_rows: int = READ_ROWS) -> dict[tuple[str, str], Reduced]:
     """Per pair: the best ratios per (workload, design, x, y) over every other parameter."""
-    from cim_plugin.dse.sweep import PARAMS
+    from cim_plugin.library.sweep import PARAMS
 
     cols = {"workload", "design", "error", "macro_id", "tops_per_w_vs_baseline",
             "gops_vs_baseline", *PARAMS}
