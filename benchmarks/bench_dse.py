@@ -80,7 +80,7 @@ workloads: []
 sweep_m: [64]
 sweep_nk: [256]
 cim_strategy: priority
-baseline_strategy: seed
+baseline_strategy: search
 macro_sweep:
   energy_per_mac_pJ: {{from: 0.01, to: 2.0, steps: {steps}, scale: log}}
   latency_cycles: {{from: 1, to: 64, steps: 20}}

@@ -166,7 +166,7 @@ def _one_gemm_study(tmp_path, design: str, more: str, energies: str, sweep_more:
     """A study of the GEMM 64 x 256 x 256 on one placement with an energy x latency sweep."""
     cfg = tmp_path / "s.yaml"
     cfg.write_text(f"designs: [{design}]\nmacros: [analog6T]\nworkloads: []\nsweep_m: [64]\n"
-                   f"sweep_nk: [256]\nbaseline_strategy: seed\n{more}macro_sweep:\n"
+                   f"sweep_nk: [256]\nbaseline_strategy: search\n{more}macro_sweep:\n"
                    f"  energy_per_mac_pJ: {energies}\n  latency_cycles: [1, 9]\n{sweep_more}")
     out = tmp_path / "o"
     assert main(["study", str(cfg), "-o", str(out), "--jobs", "1", "--no-progress"]) == 0

@@ -17,7 +17,7 @@ from cim_plugin.cli import main
 distributed = pytest.importorskip("distributed")
 
 CONFIG = ("designs: [cim_rf]\nmacros: [analog6T]\nworkloads: []\nsweep_m: [1, 16]\n"
-          "sweep_nk: [256]\ncim_strategy: priority\nbaseline_strategy: seed\n"
+          "sweep_nk: [256]\ncim_strategy: priority\nbaseline_strategy: search\n"
           "macro_sweep:\n  energy_per_mac_pJ: [0.05, 0.5, 2.0]\n  latency_cycles: [1, 9]\n"
           "  Rp: [32, 64]\n")
 
