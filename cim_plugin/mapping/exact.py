@@ -66,6 +66,15 @@ class Stats:
     #: failures by level and reason Timeloop's mapper counts
     pruned_capacity_at: dict[str, int] = field(default_factory=dict)
 
+    def __add__(self, other: Stats) -> Stats:
+        """The counts of two runs together (the probe and the search after it)."""
+        at = dict(self.pruned_capacity_at)
+        for name, n in other.pruned_capacity_at.items():
+            at[name] = at.get(name, 0) + n
+        return Stats(**{f.name: getattr(self, f.name) + getattr(other, f.name)
+                        for f in fields(Stats) if f.name != "pruned_capacity_at"},
+                     pruned_capacity_at=at)
+
     def to_json(self) -> dict[str, Any]:
         return {**self.__dict__, "pruned_capacity_at": dict(sorted(
             self.pruned_capacity_at.items()))}
@@ -461,8 +470,7 @@ def probed_search(space: MapSpace, engine: Engine, objective: Objective,
     lower = max(first.lower_bound, second.lower_bound)
     best = second.best
     complete = second.complete or (best is not None and lower >= best[0] * bb.cut)
-    stats = Stats(**{f.name: getattr(first.stats, f.name) + getattr(second.stats, f.name)
-                     for f in fields(Stats)})
+    stats = first.stats + second.stats
     return Outcome(best, complete, lower, stats)
 
 
