@@ -36,6 +36,9 @@ class Point:
     m: int
     n: int
     k: int
+    #: "" = the study's own pipeline; `paper.VARIANTS`: the original pipeline and the
+    #: sizings the paper-fidelity waterfall needs (`cim_plugin.study.paper`)
+    variant: str = ""
 
     def key(self, cfg: StudyConfig, fingerprint_hex: str | None = None) -> str:
         """Cache key: the point, the configuration that reaches its evaluation, and the
@@ -83,13 +86,24 @@ def model_workload(spec: dict[str, Any]):
     return w
 
 
+def main_variant(cfg: StudyConfig) -> str:
+    """The variant of the study's own points: the original pipeline under --paper-compat."""
+    return "paper" if cfg.paper_compat else ""
+
+
 def study_points(cfg: StudyConfig, gemms: list[Gemm]) -> list[Point]:
+    """The study's own points, then those of the paper-fidelity waterfall."""
+    from cim_plugin.study.waterfall import WATERFALL_SKIPS, waterfall_points
+
     shapes = sorted({(g.m, g.n, g.k) for g in gemms})
-    pts = [Point(cfg.baseline, None, *s) for s in shapes]
+    v = main_variant(cfg)
+    pts = [Point(cfg.baseline, None, *s, variant=v) for s in shapes]
     for d in cfg.designs:
         for mac in cfg.macros:
-            pts.extend(Point(d, mac, *s) for s in shapes)
-    return pts
+            pts.extend(Point(d, mac, *s, variant=v) for s in shapes)
+    wshapes = sorted({(g.m, g.n, g.k) for g in gemms if g.workload not in WATERFALL_SKIPS})
+    have = set(pts)
+    return pts + [p for p in waterfall_points(cfg, wshapes) if p not in have]
 
 
 def evaluate_point(point: Point, cfg: StudyConfig, workdir: Path | None = None,
@@ -101,35 +115,22 @@ def evaluate_point(point: Point, cfg: StudyConfig, workdir: Path | None = None,
     embedded, so Accelergy is not needed) and its parsed stats replace the embedded
     model's numbers; the embedded figures are kept under "embedded".
     """
-    from cim_plugin.export.build import Sizing, build, get_macro
-    from cim_plugin.library.ert_gen import generate_tables
-    from cim_plugin.library.latency import compute_latency
     from cim_plugin.mapping.cim import priority_seeds
-    from cim_plugin.mapping.constraints import parse_constraints
-    from cim_plugin.mapping.mapspace import MapSpace
     from cim_plugin.mapping.search import search
-    from cim_plugin.model.engine import Engine, ModelOptions
-    from cim_plugin.spec.problem import gemm_problem
-    from cim_plugin.spec.v4 import flatten_v4_constraints
 
-    macro = macro_obj if macro_obj is not None else get_macro(point.macro) if point.macro else None
-    mode = cfg.sizing
+    if point.variant == "paper":
+        from cim_plugin.study.paper import evaluate_paper_point
+
+        return evaluate_paper_point(point, cfg, workdir)
+    mode = point.variant or cfg.sizing
     if mode == "preset" and point.design not in PRESET_DESIGNS:
         mode = "iso-area"          # the method has presets only for RF and SMEM placements
-    sizing = Sizing(mode=mode, banks=cfg.banks)
-    b = build(point.design, macro, (point.m, point.n, point.k), sizing, duplicate=cfg.duplicate)
-    arch = b.architecture
-    problem = gemm_problem(point.m, point.n, point.k)
-    ert, art = generate_tables(arch, paper_compat=cfg.paper_compat,
-                               macros=_with_macro(macro_obj))
-    latency, _ = compute_latency(arch)
-    engine = Engine(arch, problem, ert, art, ModelOptions(compute_latency_cycles=latency))
-    template_targets = flatten_v4_constraints(b.v4)["targets"]
-    space = MapSpace(arch, problem, parse_constraints(template_targets, arch, problem))
+    ps = setup_point(point, cfg, mode, macro_obj=macro_obj)
+    b, space, engine = ps.built, ps.space, ps.engine
     seeds = []
     if b.mapping is not None:
         seeds.append(space.from_mapping(b.mapping.mapping()))
-    strategy = cfg.cim_strategy if macro is not None else cfg.baseline_strategy
+    strategy = cfg.cim_strategy if ps.macro is not None else cfg.baseline_strategy
     if strategy in ("priority", "seed") and seeds:
         sr = search(space, engine, objective=cfg.objective, mode="seed", seeds=seeds)
     else:
@@ -138,10 +139,61 @@ def evaluate_point(point: Point, cfg: StudyConfig, workdir: Path | None = None,
         elif strategy == "search":
             seeds = []
         sr = search(space, engine, objective=cfg.objective, mode=cfg.search, seeds=seeds)
-    r = sr.result
+    return point_record(point, cfg, ps, sr.result, sr.mapping, sr.mapper_json(), mode, workdir)
+
+
+@dataclass
+class PointSetup:
+    """One design point built, with its tables, model engine and mapspace."""
+
+    macro: Any
+    built: Any
+    problem: Any
+    ert: Any
+    art: Any
+    latency: float
+    engine: Any
+    space: Any
+
+
+def setup_point(point: Point, cfg: StudyConfig, mode: str, *, original: bool = False,
+                paper_compat: bool = False, extra_targets: list[dict[str, Any]] | None = None,
+                macro_obj: Any = None) -> PointSetup:
+    """Build and size the design, generate its tables and the model engine, and the
+    mapspace of the design's own constraints (plus `extra_targets`). `original`: the
+    authors' priority algorithm; `paper_compat`: the WWW placeholder CiM area;
+    `macro_obj`: a macro that is not in the library (macro sweeps)."""
+    from cim_plugin.export.build import Sizing, build, get_macro
+    from cim_plugin.library.ert_gen import generate_tables
+    from cim_plugin.library.latency import compute_latency
+    from cim_plugin.mapping.constraints import parse_constraints
+    from cim_plugin.mapping.mapspace import MapSpace
+    from cim_plugin.model.engine import Engine, ModelOptions
+    from cim_plugin.spec.problem import gemm_problem
+    from cim_plugin.spec.v4 import flatten_v4_constraints
+
+    macro = macro_obj if macro_obj is not None else get_macro(point.macro) if point.macro else None
+    sizing = Sizing(mode=mode, banks=cfg.banks)
+    b = build(point.design, macro, (point.m, point.n, point.k), sizing,
+              duplicate=cfg.duplicate and not original, original=original)
+    arch = b.architecture
+    problem = gemm_problem(point.m, point.n, point.k)
+    ert, art = generate_tables(arch, paper_compat=paper_compat, macros=_with_macro(macro_obj))
+    latency, _ = compute_latency(arch)
+    engine = Engine(arch, problem, ert, art, ModelOptions(compute_latency_cycles=latency))
+    targets = flatten_v4_constraints(b.v4)["targets"] + list(extra_targets or [])
+    space = MapSpace(arch, problem, parse_constraints(targets, arch, problem))
+    return PointSetup(macro, b, problem, ert, art, latency, engine, space)
+
+
+def point_record(point: Point, cfg: StudyConfig, ps: PointSetup, r: Any, mapping: Any,
+                 mapper: dict[str, Any], mode: str, workdir: Path | None) -> dict[str, Any]:
+    """The JSON-ready record of an evaluated point (module doc: timeloop backend)."""
+    b, macro, problem, ert, art, latency = ps.built, ps.macro, ps.problem, ps.ert, ps.art, ps.latency
+    arch = b.architecture
     embedded = None
     if cfg.backend == "timeloop":
-        r, embedded = _timeloop_model(b.processed, ert, art, sr.mapping, workdir), r
+        r, embedded = _timeloop_model(b.processed, ert, art, mapping, workdir), r
     n_macros = b.params.banks_x * b.params.banks_y if macro is not None else 0
     order = [s.base_name for s in arch.storage_inner_first]
     return {
@@ -151,8 +203,8 @@ def evaluate_point(point: Point, cfg: StudyConfig, workdir: Path | None = None,
         "banks": [b.params.banks_x, b.params.banks_y] if macro is not None else None,
         "latency_cycles": latency,
         "result": r.to_json_dict(),
-        "mapper": sr.mapper_json(),
-        "mapping": sr.mapping.to_yaml_list(order, problem.dimensions),
+        "mapper": mapper,
+        "mapping": mapping.to_yaml_list(order, problem.dimensions),
         "embedded": embedded.to_json_dict() if embedded is not None else None,
     }
 
