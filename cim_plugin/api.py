@@ -223,5 +223,27 @@ def map_with_preset(preset: str, arch: Architecture, problem: Problem, ert: ERT,
                        check_seeds=False, cim_seeds=p.cim_seeds, **kw)
 
 
+def search_with_preset(preset: str, space: MapSpace, engine: Engine, *,
+                       design_mapping: Mapping | None = None, mode: str = "fast",
+                       objective: str = "edp") -> SearchResult:
+    """The search of a named preset (`PRESETS`) on a mapspace and engine the caller has
+    already built (the study builds them once per design point)."""
+    if preset not in PRESETS:
+        raise InputError(f"unknown mapping strategy {preset!r}", field="strategy",
+                         expected=", ".join(PRESETS))
+    p = PRESETS[preset]
+    seeds: list[Choice] = []
+    if p.design_seed and design_mapping is not None:
+        seeds.append(space.from_mapping(design_mapping))
+    if p.cim_seeds:
+        from cim_plugin.mapping.cim import priority_seeds
+
+        seeds += [c for c in priority_seeds(space) if c not in seeds]
+    if (p.mode or mode) == "seed" and not seeds:
+        raise InputError("no seed mapping to return", field="search",
+                         expected="a seed mapping, or a search mode (fast, exact)")
+    return search(space, engine, objective=objective, mode=p.mode or mode, seeds=seeds)
+
+
 __all__ = ["PRESETS", "Mapped", "Preset", "SpecInputs", "load_spec", "load_tables",
-           "make_engine", "map_problem", "map_with_preset"]
+           "make_engine", "map_problem", "map_with_preset", "search_with_preset"]

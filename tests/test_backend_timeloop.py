@@ -275,7 +275,7 @@ def test_latency_is_applied_to_timeloop_counts(tmp_path, fake_bin, monkeypatch, 
     from cim_plugin.io.yamlout import write_yaml
     from cim_plugin.library.ert_gen import generate_tables
     from cim_plugin.library.loader import get_macro
-    from cim_plugin.study.point import _timeloop_model
+    from cim_plugin.study.setup import _timeloop_model
 
     b = build("cim_rf", get_macro(macro), gemm, Sizing("explicit", (1, 4)))
     ert, art = generate_tables(b.architecture)

@@ -91,3 +91,24 @@ def test_golden_summary_is_consistent_with_its_workload():
         for m in ("tops_per_w", "gops", "energy_J", "latency_s"):
             assert p[f"{m}_vs_baseline"] == pytest.approx(p[m] / base[m], rel=rel), (key, m)
         assert 0 < p["utilization"] <= 1, key
+
+
+def test_golden_report_carries_the_waterfall(golden_runs):
+    """The published-to-ours waterfall: in summary.json for both published placements
+    (digital 6T, the published primitive), in report.md, and as a figure."""
+    out = golden_runs[0]
+    wf = json.loads((out / "summary.json").read_text())["waterfall"]
+    assert len(wf["steps"]) == 7 and wf["steps"][0] == "published"
+    for design in ("cim_rf", "cim_smem"):
+        for metric in ("tops_per_w", "gops"):
+            row = wf["rows"][design][metric]["golden"]
+            assert row["macro"] == "digital6T" and row["gemms"] == 4
+            assert row["ratio"]["published"] is None          # no published figure for it
+            steps = ["original", "units", "latency", "baseline", "cim_search", "iso_area"]
+            # the chain: each step's ratio is the previous one times its factor
+            for prev, step in zip(steps, steps[1:]):
+                assert row["ratio"][step] == pytest.approx(
+                    row["ratio"][prev] * row["factor"][step], rel=1e-5)
+    md = (out / "report.md").read_text()
+    assert "## From the published ratios to ours, one switch at a time" in md
+    assert (out / "waterfall.png").is_file() and (out / "waterfall.svg").is_file()

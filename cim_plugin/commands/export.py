@@ -39,8 +39,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="bank THRESHOLD, a number > 0 (default 4 at RF, 32 above)")
     p.add_argument("--duplicate", action="store_true", help="replicate weights across idle banks")
     p.add_argument("--paper-compat", action="store_true",
-                   help="CiM area as the WWW placeholder (1 um^2 per CiM instance) instead of "
-                        "the real macro area")
+                   help="the method's original pipeline: the authors' priority algorithm "
+                        "(quirks included) and the WWW placeholder CiM area (1 um^2 per CiM "
+                        "instance) instead of the real macro area")
     p.add_argument("--mapping", choices=("priority", "best"), default="priority",
                    help="CiM designs: the method's priority mapping with the constraints that "
                         "pin it (default), or the mapper's best under the design's own "
@@ -104,7 +105,12 @@ def write_folder(out: Path, args: argparse.Namespace) -> None:
     _check_options(args, design)
     sizing = _sizing(args)
     macro = get_macro(args.macro) if args.macro else None
-    b = build(design, macro, gemm, sizing, threshold=args.threshold, duplicate=args.duplicate)
+    if args.paper_compat and args.duplicate:
+        raise InputError("--duplicate with --paper-compat: the original algorithm never "
+                         "duplicates weights", field="duplicate",
+                         expected="one of --duplicate, --paper-compat")
+    b = build(design, macro, gemm, sizing, threshold=args.threshold, duplicate=args.duplicate,
+              original=bool(args.paper_compat))
     write_design_folder(out, b, ExportOptions(paper_compat=bool(args.paper_compat),
                                               best_mapping=args.mapping == "best"),
                         command=_command_line(args))

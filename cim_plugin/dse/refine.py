@@ -57,8 +57,8 @@ def refine_tables(tables: dict[tuple[str, str], pd.DataFrame],
                   executor: Any) -> tuple[dict[tuple[str, str], pd.DataFrame], int]:
     """The tables with `x_break_refined` filled for up to `limit` crossings, and how many
     crossings were refined (0 with `cim_strategy: priority`: nothing to refine)."""
+    from cim_plugin.study.point import Point
     from cim_plugin.study.remote import PointTask, evaluate_task
-    from cim_plugin.study.runner import Point
 
     if limit <= 0 or cfg.cim_strategy == "priority":
         return tables, 0

@@ -11,8 +11,10 @@ from cim_plugin.library.sweep import MacroSweep
 
 
 def sweep_and_publish(cfg: Any, sweep: MacroSweep, gemms: list[Any], df: Any, summary: Any,
-                      total_points: int, folder: Any, executor: Any, progress: bool) -> str:
-    """Run the sweep, render every output, publish them all; returns a one-line note."""
+                      total_points: int, folder: Any, executor: Any, progress: bool,
+                      waterfall: Any = None) -> str:
+    """Run the sweep, render every output (with the study's `waterfall` rows), publish
+    them all; returns a one-line note."""
     from cim_plugin.dse.refine import refine_tables
     from cim_plugin.report.frontier_report import render_frontiers
     from cim_plugin.report.study_report import render_outputs
@@ -36,7 +38,8 @@ def sweep_and_publish(cfg: Any, sweep: MacroSweep, gemms: list[Any], df: Any, su
                    "No crossing was refined with the mapper (`refine:` in `macro_sweep`, "
                    "with a search strategy)."))
         extra = render_frontiers(tables, line)
-        render_outputs(cfg, df, summary, total_points, extra=extra).publish(folder)
+        render_outputs(cfg, df, summary, total_points, extra=extra,
+                       waterfall=waterfall).publish(folder)
         folder.publish(run.temp_name, SWEEP_FILE)
     except BaseException:
         folder.remove(run.temp_name)

@@ -16,6 +16,10 @@ from cim_plugin.export.templates import (
     render_design,
 )
 from cim_plugin.mapping.priority import PlainLevel, PriorityMapping, priority_mapping
+from cim_plugin.mapping.priority_original import (
+    ORIGINAL_PIPELINE_THRESHOLD,
+    original_priority_mapping,
+)
 from cim_plugin.spec.arch import Architecture, architecture_from_processed
 from cim_plugin.spec.problem import gemm_problem_doc
 from cim_plugin.spec.v4 import flatten_v4, flatten_v4_constraints
@@ -66,8 +70,10 @@ class BuiltDesign:
 
 def build(design: str, macro: Any | None, gemm: tuple[int, int, int],
           sizing_: Sizing | None = None, *, params: DesignParams | dict[str, Any] | None = None,
-          threshold: float | None = None, duplicate: bool = False) -> BuiltDesign:
-    """Render, size and map one design for one GEMM."""
+          threshold: float | None = None, duplicate: bool = False,
+          original: bool = False) -> BuiltDesign:
+    """Render, size and map one design for one GEMM. `original`: the authors' priority
+    algorithm, quirks included (`--paper-compat`; `mapping.priority_original`)."""
     check_design(design)
     p = params if isinstance(params, DesignParams) else DesignParams.from_mapping(params)
     problem = gemm_problem_doc(*gemm)
@@ -81,9 +87,14 @@ def build(design: str, macro: Any | None, gemm: tuple[int, int, int],
         p = dataclasses.replace(p, cimtype=macro.name, cim_latency_cycles=float(macro.latency_cycles), rp=macro.rp, cp=macro.cp, rh=macro.rh,
                                 ch=macro.ch, banks_x=x, banks_y=y,
                                 datawidth=int(getattr(macro, "precision_bits", p.datawidth)))
-        pm = priority_mapping(*gemm, macro, (x, y),
-                              threshold=threshold if threshold is not None else default_threshold(design),
-                              levels=plain_levels(design, p), duplicate=duplicate)
+        thr = threshold if threshold is not None else default_threshold(design)
+        if original:
+            thr = threshold if threshold is not None else ORIGINAL_PIPELINE_THRESHOLD
+            pm = original_priority_mapping(*gemm, macro, (x, y), threshold=thr,
+                                           levels=plain_levels(design, p))
+        else:
+            pm = priority_mapping(*gemm, macro, (x, y), threshold=thr,
+                                  levels=plain_levels(design, p), duplicate=duplicate)
     v4 = render_design(design, p)          # architecture + design-flavour constraints
     processed_arch = flatten_v4(v4["architecture"])
     # The constraints come from mapper_constraints/: the priority flavour pins the

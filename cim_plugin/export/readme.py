@@ -38,7 +38,9 @@ def _title(b: BuiltDesign) -> str:
 
 def readme_text(b: BuiltDesign, expected: Expected, paper_compat: bool, command: str = "") -> str:
     cim = b.mapping is not None
-    mapping_origin = ("the priority algorithm's mapping (constraints.yaml pins the same)" if cim
+    algorithm = ("the authors' original priority algorithm's mapping (--paper-compat)"
+                 if paper_compat else "the priority algorithm's mapping")
+    mapping_origin = (f"{algorithm} (constraints.yaml pins the same)" if cim
                       else "cim-plugin's best mapping under constraints.yaml (objective edp)")
     lines = [
         f"# {_title(b)}",

@@ -249,6 +249,31 @@ def bank_factors(y: int, n_rem: int, k_rem: int, n_max: int, k_max: int,
     return kb, nb
 
 
+def checked_inputs(gemm: tuple[Any, Any, Any], macro: Any, banks: tuple[Any, Any],
+                   threshold: Any, levels: list[PlainLevel] | None
+                   ) -> tuple[tuple[int, int, int], CimShape, tuple[int, int], list[PlainLevel]]:
+    """The algorithm's inputs checked: GEMM, macro geometry, banks, THRESHOLD and the
+    plain levels (default: DRAM, then a 256 KB SMEM keeping A and Z)."""
+    m, n, k = (_check_positive(v, name) for v, name in zip(gemm, ("M", "N", "K")))
+    shape = CimShape(*(_check_positive(int(getattr(macro, a)), a) for a in ("rp", "cp", "rh", "ch")))
+    bx, by = (_check_positive(v, name) for v, name in zip(banks, ("banks X", "banks Y")))
+    if not (isinstance(threshold, int | float) and threshold > 0):
+        raise InputError(f"threshold must be a positive number, got {threshold!r}",
+                         field="threshold", expected="a number > 0")
+    if levels is None:
+        levels = [PlainLevel("DRAM", None), PlainLevel("SMEM", 262144, ("A", "Z"))]
+    if not levels:
+        raise InputError("at least one storage level above the CiM is needed", field="levels",
+                         expected="e.g. DRAM")
+    return (m, n, k), shape, (bx, by), levels
+
+
+def array_factors(m: int, n: int, k: int, shape: CimShape) -> tuple[dict[str, int], dict[str, int]]:
+    """Step 1: N over the array's Cp columns, K over its Rp rows; and what remains."""
+    array = {"M": 1, "N": mpf(n, shape.cp), "K": mpf(k, shape.rp)}
+    return array, {"M": m, "N": n // array["N"], "K": k // array["K"]}
+
+
 def _tile_words(level: PlainLevel, used: dict[str, int]) -> int:
     return sum(math.prod(used[d] for d in GEMM_TENSORS[ds]) for ds in level.keeps)
 
@@ -261,22 +286,10 @@ def priority_mapping(m: int, n: int, k: int, macro: Any, banks: tuple[int, int] 
     `levels` are the plain storage levels above the CiM, outermost first (the
     first takes all remaining factors); default: DRAM, then a 256 KB SMEM keeping A, Z.
     """
-    m, n, k = (_check_positive(v, name) for v, name in ((m, "M"), (n, "N"), (k, "K")))
-    shape = CimShape(*(_check_positive(int(getattr(macro, a)), a) for a in ("rp", "cp", "rh", "ch")))
-    bx, by = (_check_positive(v, name) for v, name in zip(banks, ("banks X", "banks Y")))
-    if not (isinstance(threshold, int | float) and threshold > 0):
-        raise InputError(f"threshold must be a positive number, got {threshold!r}",
-                         field="threshold", expected="a number > 0")
-    if levels is None:
-        levels = [PlainLevel("DRAM", None), PlainLevel("SMEM", 262144, ("A", "Z"))]
-    if not levels:
-        raise InputError("at least one storage level above the CiM is needed", field="levels",
-                         expected="e.g. DRAM")
-    rem = {"M": m, "N": n, "K": k}
+    (m, n, k), shape, (bx, by), levels = checked_inputs((m, n, k), macro, banks, threshold,
+                                                         levels)
     # 1. CiM array
-    array = {"M": 1, "N": mpf(n, shape.cp), "K": mpf(k, shape.rp)}
-    rem["N"] //= array["N"]
-    rem["K"] //= array["K"]
+    array, rem = array_factors(m, n, k, shape)
     # 2. banks over Y, then (beyond the method) the other dimension over X
     k_max, n_max = shape.rh * shape.rp, shape.ch * shape.cp
     kb, nb = bank_factors(by, rem["N"], rem["K"], n_max, k_max, threshold)

@@ -12,7 +12,6 @@ import numpy as np
 import pandas as pd
 
 from cim_plugin.io.safeio import Staging
-from cim_plugin.model.result import EvalResult
 from cim_plugin.report.markdown import md_text
 from cim_plugin.study.config import StudyConfig
 from cim_plugin.study.metrics import (
@@ -20,24 +19,13 @@ from cim_plugin.study.metrics import (
     gemm_metrics,
     mean_std,
     model_totals,
-    paper_metrics,
     ratios,
 )
-from cim_plugin.study.runner import Point
+from cim_plugin.study.point import Point, main_variant
+from cim_plugin.study.waterfall import WaterfallRow, original_metrics, record_result, waterfall_json
 from cim_plugin.study.workloads import Gemm
 
 SCHEMA_VERSION = 1
-# The method's published ratios (method.md, "Headline results"): mean, std per workload.
-PUBLISHED = {
-    ("cim_rf", "tops_per_w"): {"bert-large": (3.01, 0.10), "gpt-j-6b": (2.14, 0.97),
-                               "resnet50": (2.49, 0.67), "dlrm": (2.44, 0.70)},
-    ("cim_rf", "gops"): {"bert-large": (1.38, 0.01), "gpt-j-6b": (0.98, 0.44),
-                         "resnet50": (1.68, 1.52), "dlrm": (1.64, 1.51)},
-    ("cim_smem", "tops_per_w"): {"bert-large": (3.30, 0.11), "gpt-j-6b": (2.32, 1.13),
-                                 "resnet50": (2.61, 0.65), "dlrm": (2.56, 0.69)},
-    ("cim_smem", "gops"): {"bert-large": (14.40, 1.20), "gpt-j-6b": (8.21, 7.10),
-                           "resnet50": (8.35, 5.23), "dlrm": (8.10, 5.33)},
-}
 UNITS = {"tops_per_w": "TOPS/W (2 ops/MAC)", "gops": "GOPS (2 ops/MAC)", "energy_J": "J",
          "latency_s": "s", "edp_Js": "J*s", "utilization": "fraction", "area_mm2": "mm^2"}
 
@@ -53,9 +41,10 @@ def _round(x: Any, digits: int = 6) -> Any:
 def result_rows(cfg: StudyConfig, gemms: list[Gemm], records: dict[Point, Any]) -> pd.DataFrame:
     """One row per design x macro x GEMM (workload rows repeat shared shapes)."""
     rows = []
+    variant = main_variant(cfg)
     for g in gemms:
         for design, macro in [(cfg.baseline, None)] + [(d, m) for d in cfg.designs for m in cfg.macros]:
-            rec = records.get(Point(design, macro, g.m, g.n, g.k))
+            rec = records.get(Point(design, macro, g.m, g.n, g.k, variant))
             row: dict[str, Any] = {"design": design, "macro": macro or "-", "workload": g.workload,
                                    "gemm": g.name, "m": g.m, "n": g.n, "k": g.k, "count": g.count}
             if not isinstance(rec, dict):
@@ -63,7 +52,7 @@ def result_rows(cfg: StudyConfig, gemms: list[Gemm], records: dict[Point, Any]) 
                 rows.append(row)
                 continue
             res = rec["result"]
-            er = EvalResult.from_json_dict(res)
+            er = record_result(rec)
             row.update(gemm_metrics(er, DesignInfo(name=design)))
             row.update({"macros_used": rec["macros"], "sizing": rec.get("sizing", "-"),
                         "latency_cycles": rec["latency_cycles"],
@@ -75,25 +64,13 @@ def result_rows(cfg: StudyConfig, gemms: list[Gemm], records: dict[Point, Any]) 
                     row[f"energy_{lv['name']}_J"] = lv["energy_pJ"] * 1e-12
             row[f"energy_{res['compute']['name']}_J"] = res["compute"]["energy_pJ"] * 1e-12
             if cfg.paper_compat:
-                # our compute cycles already include the macro latency (C0 x latency), so
-                # the original "CiM-unit cycles x latency" is applied with latency 1 here
-                pm = paper_metrics(er, m=g.m, n=g.n, cim=macro is not None, latency_cycles=1.0,
-                                   storage_bound=_storage_bound(rec["mapping"]))
+                pm = original_metrics(rec, g.m, g.n, macro is not None)
                 row.update({f"paper_{k}": v for k, v in pm.items()})
             rows.append(row)
     df = pd.DataFrame(rows)
     energy_cols = sorted(c for c in df.columns if c.startswith("energy_") and c != "energy_J")
     df[energy_cols] = df[energy_cols].fillna(0.0)
     return df
-
-
-def _storage_bound(mapping: list[dict[str, Any]]) -> int:
-    bound = 1
-    for e in mapping:
-        if e.get("target") == "CiMStorage" and e.get("type") == "temporal":
-            for tok in str(e.get("factors", "")).split():
-                bound *= int(tok[1:])
-    return bound
 
 
 def summarize(df: pd.DataFrame, cfg: StudyConfig) -> pd.DataFrame:
@@ -118,7 +95,8 @@ def summarize(df: pd.DataFrame, cfg: StudyConfig) -> pd.DataFrame:
                                                   "gops_ratio_std": 0.0})
 
 
-def summary_json(summary: pd.DataFrame, cfg: StudyConfig) -> str:
+def summary_json(summary: pd.DataFrame, cfg: StudyConfig,
+                 waterfall: list[WaterfallRow] | None = None) -> str:
     points = {}
     for _, r in summary.iterrows():
         key = f"{r['design']}/{r['macro']}/{r['workload']}"
@@ -127,6 +105,8 @@ def summary_json(summary: pd.DataFrame, cfg: StudyConfig) -> str:
         points[key]["gemms"] = int(r["gemms"])
     doc = {"schema_version": SCHEMA_VERSION, "baseline": cfg.baseline,
            "units": UNITS, "points": points}
+    if waterfall:
+        doc["waterfall"] = waterfall_json(waterfall)
     return json.dumps(doc, indent=1, sort_keys=True, default=_round) + "\n"
 
 
@@ -146,10 +126,12 @@ def best_choices(summary: pd.DataFrame, cfg: StudyConfig) -> list[dict[str, Any]
 
 def render_outputs(cfg: StudyConfig, df: pd.DataFrame, summary: pd.DataFrame,
                    total_points: int | None = None,
-                   extra: tuple[dict[str, bytes], list[str]] | None = None) -> Staging:
+                   extra: tuple[dict[str, bytes], list[str]] | None = None,
+                   waterfall: list[WaterfallRow] | None = None) -> Staging:
     """Every output of a study, rendered in memory: nothing reaches the folder unless all
     of them could be produced (`Staging.publish`)."""
     from cim_plugin.report.plots import render_plots
+    from cim_plugin.report.waterfall_report import render_waterfall_plot
 
     staging = Staging()
     df_sorted = df.sort_values(["design", "macro", "workload", "gemm"], kind="mergesort")
@@ -157,11 +139,14 @@ def render_outputs(cfg: StudyConfig, df: pd.DataFrame, summary: pd.DataFrame,
     staging.add("results.json", json.dumps(
         {"config": cfg.key_dict(), "rows": json.loads(df_sorted.to_json(orient="records"))},
         indent=1, sort_keys=True) + "\n")
-    staging.add("summary.json", summary_json(summary, cfg))
+    staging.add("summary.json", summary_json(summary, cfg, waterfall))
     for name, data in render_plots(cfg, df, summary).items():
         staging.add(name, data)
+    for name, data in render_waterfall_plot(waterfall or []).items():
+        staging.add(name, data)
     images = sorted(n[:-4] for n in (extra[0] if extra else {}) if n.endswith(".svg"))
-    md, body = report_text(cfg, df, summary, total_points, extra[1] if extra else None, images)
+    md, body = report_text(cfg, df, summary, total_points, extra[1] if extra else None, images,
+                           waterfall)
     for name, data in (extra[0] if extra else {}).items():     # e.g. the sweep's frontiers
         staging.add(name, data)
     staging.add("report.md", md)
@@ -256,8 +241,11 @@ def failure_lines(df: pd.DataFrame, total_points: int | None = None) -> list[str
 def report_text(cfg: StudyConfig, df: pd.DataFrame, summary: pd.DataFrame,
                 total_points: int | None = None,
                 extra_lines: list[str] | None = None,
-                extra_images: list[str] | None = None) -> tuple[str, str]:
+                extra_images: list[str] | None = None,
+                waterfall: list[WaterfallRow] | None = None) -> tuple[str, str]:
     """report.md and report.html; every name from the inputs is escaped."""
+    from cim_plugin.report.waterfall_report import published_lines, waterfall_lines
+
     best = best_choices(summary, cfg)
     parts = ["# CiM study: what, when, where", "", *failure_lines(df, total_points),
              f"Baseline: {md_text(cfg.baseline)} (mapping search, objective {cfg.objective}). "
@@ -288,23 +276,12 @@ def report_text(cfg: StudyConfig, df: pd.DataFrame, summary: pd.DataFrame,
         win_rows.append([w, gname, f"{top['m']}x{top['n']}x{top['k']}", f"{top['macro']} at {top['design']}",
                          f"{gain:.2f}x", "CiM" if gain > 1 else "baseline"])
     parts.append(_table(win_rows, ["workload", "GEMM", "MxNxK", "best CiM (TOPS/W)", "gain", "winner"]))
-    parts += ["", "## Published ratios of the method vs ours (mean +- std over GEMMs, best macro)", ""]
-    pub_rows = []
-    for (design, metric), vals in PUBLISHED.items():
-        for w, (mean, std) in vals.items():
-            sel = summary[(summary["design"] == design) & (summary["workload"] == w)]
-            if sel.empty:
-                continue
-            col = "tops_per_w_ratio" if metric == "tops_per_w" else "gops_ratio"
-            top = sel.sort_values(f"{col}_mean", ascending=False).iloc[0]
-            pub_rows.append([design, metric, w, f"{mean:.2f} +- {std:.2f}",
-                             f"{top[f'{col}_mean']:.2f} +- {top[f'{col}_std']:.2f} ({top['macro']})"])
-    parts.append(_table(pub_rows, ["placement", "metric", "workload", "published", "ours"]))
-    parts += ["", "Differences are expected: our throughput counts 2 ops per MAC for CiM and the "
-              "baseline alike and puts macro latency and bandwidth limits in one cycle model "
-              "(the original post-processing mixed MAC/s with op/s); run with --paper-compat for "
-              "the original formulas in results.csv.", "",
-              "## Figures", "", "![TOPS/W vs GOPS](tops_vs_gops.png)", "",
+    parts += [""]
+    parts += published_lines(waterfall or [])
+    parts += waterfall_lines(waterfall or [], cfg.sizing)
+    if waterfall:
+        parts += ["![Waterfall from published to ours](waterfall.png)", ""]
+    parts += ["## Figures", "", "![TOPS/W vs GOPS](tops_vs_gops.png)", "",
               "![Normalized](normalized.png)", "", "![Energy breakdown](energy_breakdown.png)", "",
               "![Sweep heatmap](sweep_heatmap.png)", ""]
     parts += extra_lines or []
@@ -319,5 +296,6 @@ def report_text(cfg: StudyConfig, df: pd.DataFrame, summary: pd.DataFrame,
         + html.escape(md) + "</pre>" + "".join(
             f"<p><img src='{n}.svg' alt='{n}' style='max-width:100%'></p>"
             for n in ("tops_vs_gops", "normalized", "energy_breakdown", "sweep_heatmap",
-                      *(extra_images or ()))) + "</body>\n"
+                      *(("waterfall",) if waterfall else ()), *(extra_images or ()))) \
+        + "</body>\n"
     return md, body

@@ -32,7 +32,7 @@ FORMAT = 1
 MAX_ENTRY_BYTES = 16 * 2**20
 #: configuration fields that do not reach the evaluation of one point
 _NOT_IN_KEY = ("designs", "macros", "workloads", "models", "sweep_m", "sweep_nk",
-               "paper_compat", "macro_sweep")
+               "paper_compat", "macro_sweep", "waterfall")
 
 
 def _digest_files(h: Any, root: Path, patterns: tuple[str, ...]) -> None:

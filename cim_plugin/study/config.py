@@ -45,6 +45,7 @@ class StudyConfig:
     backend: str = "embedded"
     duplicate: bool = False
     paper_compat: bool = False
+    waterfall: bool = True                       # the published-to-ours waterfall (report)
     models: tuple[dict[str, Any], ...] = field(default=())   # e.g. {model: gpt-j-6b, phase: prefill}
     macro_sweep: dict[str, Any] | None = None    # hypothetical macros (cim_plugin.library.sweep)
 
@@ -184,7 +185,7 @@ def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None
             raise InputError(f"{show(data['baseline'])} is not a design name", file=file,
                              field="baseline", expected="a design without CiM, e.g. tensor_core")
         kw["baseline"] = data["baseline"]
-    for key in ("duplicate", "paper_compat"):
+    for key in ("duplicate", "paper_compat", "waterfall"):
         if key in data:
             if not isinstance(data[key], bool):
                 raise InputError(f"{show(data[key])} is not true/false", file=file, field=key,

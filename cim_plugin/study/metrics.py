@@ -12,7 +12,8 @@ original scripts, flaws included, only to compare with published numbers:
 total ops = 2*MACs - M*N; CiM energy adds 0.05 pJ per temporal reduction; CiM cycles
 = CiM-unit cycles x macro latency x CiM-storage loop bounds (although Timeloop's
 CiM-unit cycles already count those loops), bounded below by reads/bandwidth and
-updates/bandwidth of SMEM (42 words/cycle) and DRAM (32); throughput in MACs/ns
+updates/bandwidth per instance of every level: SMEM 42 words/cycle, DRAM 32, any other
+level 1 (WWWtoCiM post-process/get_stats.py); throughput in MACs/ns
 (GMAC/s) for CiM but ops/ns (GOPS) for the baseline -- a 2x unit mismatch.
 """
 
@@ -145,6 +146,9 @@ def model_totals(df, *, by: Sequence[str] = ("design", "workload"), count_col: s
 PRIMITIVE_LATENCY_CYCLES = {"analog6T": 9, "analog8T": 144, "digital6T": 18, "digital8T": 233}
 #: words/cycle the original post-processing bounds cycles with (method.md "Metrics")
 PAPER_BANDWIDTHS = {"SMEM": 42.0, "DRAM": 32.0}
+#: words/cycle it assumes for every other level (get_stats.py `calculate_new_cycles`
+#: starts each level at 1 read and 1 update per cycle)
+PAPER_OTHER_BANDWIDTH = 1.0
 #: energy of the 8-bit adder added per temporal reduction (method.md "Metrics")
 PAPER_ADDER_PJ = 0.05
 
@@ -160,11 +164,13 @@ def storage_loop_bound(mapping: Any, level: str = "CiMStorage") -> int:
     return math.prod(lm.temporal.values()) if lm is not None and lm.temporal else 1
 
 
-def bandwidth_bound_cycles(result: EvalResult, bandwidths: Mapping[str, float]) -> float:
-    """max over the named levels of (reads / bw) and (updates / bw), per instance."""
+def bandwidth_bound_cycles(result: EvalResult, bandwidths: Mapping[str, float],
+                           other: float | None = None) -> float:
+    """max over the named levels of (reads / bw) and (updates / bw), per instance;
+    `other`: the bandwidth of every other level (None: leave them out)."""
     bound = 0.0
     for lv in result.levels:
-        bw = bandwidths.get(lv.name)
+        bw = bandwidths.get(lv.name, other)
         if not bw:
             continue
         reads = sum(ds.reads for ds in lv.dataspaces.values())
@@ -186,7 +192,8 @@ def paper_metrics(result: EvalResult, *, m: int, n: int, cim: bool,
                   latency_cycles: float = 1.0, storage_bound: int = 1,
                   bandwidths: Mapping[str, float] = PAPER_BANDWIDTHS,
                   adder_pJ: float = PAPER_ADDER_PJ,
-                  clock_hz: float = DEFAULT_CLOCK_HZ) -> dict[str, Any]:
+                  clock_hz: float = DEFAULT_CLOCK_HZ,
+                  other_bandwidth: float | None = PAPER_OTHER_BANDWIDTH) -> dict[str, Any]:
     """The original post-processing of one Timeloop run (see module docstring).
 
     For CiM, throughput is MACs per ns ("GMAC/s"); for the baseline, ops per ns
@@ -199,7 +206,7 @@ def paper_metrics(result: EvalResult, *, m: int, n: int, cim: bool,
     if cim:
         energy_pJ += adder_pJ * temporal_reductions(result)
         cim_cycles = result.compute.cycles * latency_cycles * storage_bound
-        bw_cycles = bandwidth_bound_cycles(result, bandwidths)
+        bw_cycles = bandwidth_bound_cycles(result, bandwidths, other_bandwidth)
         cycles = max(cim_cycles, bw_cycles)
         throughput = macs / (cycles / clock_hz) / 1e9
         unit = "GMAC/s"

@@ -23,7 +23,15 @@ from cim_plugin.errors import InputError
 from cim_plugin.study.cache import PointCache, fingerprint
 from cim_plugin.study.config import StudyConfig
 from cim_plugin.study.importers import load_entry, model_entry
-from cim_plugin.study.point import PRESET_DESIGNS, Point, evaluate_point
+from cim_plugin.study.point import (
+    PRESET_DESIGNS,
+    Point,
+    PointSetup,
+    evaluate_point,
+    main_variant,
+    point_record,
+    setup_point,
+)
 from cim_plugin.study.pool import capped_jobs, default_jobs, run_parallel
 from cim_plugin.study.workloads import Gemm
 
@@ -68,12 +76,18 @@ def model_workload(spec: dict[str, Any]):
 
 
 def study_points(cfg: StudyConfig, gemms: list[Gemm]) -> list[Point]:
+    """The study's own points, then those of the paper-fidelity waterfall."""
+    from cim_plugin.study.waterfall import WATERFALL_SKIPS, waterfall_points
+
     shapes = sorted({(g.m, g.n, g.k) for g in gemms})
-    pts = [Point(cfg.baseline, None, *s) for s in shapes]
+    v = main_variant(cfg)
+    pts = [Point(cfg.baseline, None, *s, variant=v) for s in shapes]
     for d in cfg.designs:
         for mac in cfg.macros:
-            pts.extend(Point(d, mac, *s) for s in shapes)
-    return pts
+            pts.extend(Point(d, mac, *s, variant=v) for s in shapes)
+    wshapes = sorted({(g.m, g.n, g.k) for g in gemms if g.workload not in WATERFALL_SKIPS})
+    have = set(pts)
+    return pts + [p for p in waterfall_points(cfg, wshapes) if p not in have]
 
 
 @dataclass(frozen=True)
@@ -130,5 +144,6 @@ def run_points(cfg: StudyConfig, points: list[Point], out_dir: Path, jobs: int,
     return out
 
 
-__all__ = ["PRESET_DESIGNS", "Point", "capped_jobs", "default_jobs", "evaluate_point",
-           "run_points", "study_gemms", "study_points"]
+__all__ = ["PRESET_DESIGNS", "Point", "PointSetup", "capped_jobs", "default_jobs",
+           "evaluate_point", "main_variant", "point_record", "run_points", "setup_point",
+           "study_gemms", "study_points"]
