@@ -195,7 +195,7 @@ def build_architecture(design: str, macro: Any, sizing_: Sizing | None = None, *
     p = dataclasses.replace(p, cimtype=macro.name, cim_latency_cycles=float(macro.latency_cycles),
                             rp=macro.rp, cp=macro.cp, rh=macro.rh, ch=macro.ch, banks_x=x,
                             banks_y=y, datawidth=int(getattr(macro, "precision_bits", p.datawidth)))
-    doc = render_architecture(design, p)
+    doc = render_architecture(design, p, many=True)
     return p, architecture_from_processed(flatten_v4(doc["architecture"]))
 
 

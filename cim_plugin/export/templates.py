@@ -32,6 +32,7 @@ from cim_plugin.errors import InputError
 from cim_plugin.mapping.priority import DIMS, CimNames
 from cim_plugin.resources import data_dir
 from cim_plugin.spec.values import real_from_text, show
+from cim_plugin.spec.yaml_skeleton import loads_numbers_apart
 from cim_plugin.spec.yamlio import loads_yaml, yaml_inline
 
 # design -> (template file, level the CiM replaces or None for the baseline)
@@ -264,11 +265,18 @@ def render_constraints(design: str, params: DesignParams | dict[str, Any] | None
     return doc
 
 
-def render_architecture(design: str,
-                        params: DesignParams | dict[str, Any] | None = None) -> dict[str, Any]:
-    """The v0.4 document of a design's architecture alone (no constraints)."""
+def render_architecture(design: str, params: DesignParams | dict[str, Any] | None = None, *,
+                        many: bool = False) -> dict[str, Any]:
+    """The v0.4 document of a design's architecture alone (no constraints).
+
+    `many`: the caller renders the design for many parameter sets that differ in numbers
+    only (a macro sweep), so the text is parsed once per skeleton
+    (`spec.yaml_skeleton`); the document is the same."""
     text = render_text(design, params)
-    doc = copy.deepcopy(_parse_rendered(text, DESIGNS[design][0]))
+    if many:
+        doc = loads_numbers_apart(text, DESIGNS[design][0])
+    else:
+        doc = copy.deepcopy(_parse_rendered(text, DESIGNS[design][0]))
     if not isinstance(doc, dict) or "architecture" not in doc:
         raise InputError("template did not render an architecture", file=DESIGNS[design][0],
                          field="architecture")
