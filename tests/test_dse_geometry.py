@@ -68,6 +68,16 @@ def test_fast_geometry_path_equals_the_full_build(geometry, design, shape_list, 
                        for i, (s, c) in enumerate(zip(shape_list, counts))])
     chunk = next(chunks(sw, (design,)))
     got = evaluate_chunk(SweepTask(chunk, sw, wl, "iso-area", (1, 4), False, False))
+    # one variant per chunk: priced on floats instead of arrays, the same figures
+    single = [evaluate_chunk(SweepTask(c, sw, wl, "iso-area", (1, 4), False, False))
+              for c in chunks(sw, (design,), size=1)]
+    assert len(single) == sw.costings == 2
+    if got["error"] == "":
+        for j, one in enumerate(single):
+            assert one["energy_pJ"]["w"] == [got["energy_pJ"]["w"][j]]
+            assert one["cycles"]["w"] == [got["cycles"]["w"][j]]
+    else:
+        assert [one["error"] for one in single] == [got["error"]] * 2
     var = sw.costing(0, sw.costings)
     for j in range(sw.costings):
         macro = hypothetical_macro(dict(chunk.structure), var["latency_cycles"][j],

@@ -180,14 +180,18 @@ def evaluate_chunk(task: SweepTask) -> dict[str, Any]:
     var = task.sweep.costing(ch.start, ch.stop)
     e_mac, e_write = _rounded(var["energy_per_mac_pJ"]), _rounded(var["write_energy_pJ"])
     lat = np.array(var["latency_cycles"], dtype=float)
+    # one variant (a sweep where every macro has its own geometry): priced on floats
+    prices: tuple[Any, Any, Any] = (e_mac, lat, e_write) if len(lat) > 1 else \
+        (float(e_mac[0]), float(lat[0]), float(e_write[0]))
     per_shape = {}
     try:
         for i, shape in enumerate(task.workloads.shapes):
             c = _counted(ch.design, ch.structure, shape, task.sizing, task.banks,
                          task.duplicate, task.paper_compat)
-            units = {name: {"fill": e_write, "update": e_write} for name in c.cim_levels}
+            units = {name: {"fill": prices[2], "update": prices[2]} for name in c.cim_levels}
             per_shape[i] = (c, reprice(c.engine, c.result, c.temporal_product,
-                                       compute_energy=e_mac, latency=lat, level_units=units))
+                                       compute_energy=prices[0], latency=prices[1],
+                                       level_units=units))
     except Exception as exc:  # noqa: BLE001 - reported for the geometry, the sweep goes on
         return {"error": f"{type(exc).__name__}: {exc}"}
     energy, cycles = {}, {}
