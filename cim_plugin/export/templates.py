@@ -160,7 +160,8 @@ def _sandbox(folder: str, **options: Any) -> SandboxedEnvironment:
 
 @functools.lru_cache(maxsize=1)
 def _env() -> SandboxedEnvironment:
-    return _sandbox("arch_templates")
+    # shipped package data: compiled once, not checked on disk at every rendering
+    return _sandbox("arch_templates", auto_reload=False)
 
 
 @functools.lru_cache(maxsize=1)
