@@ -129,6 +129,14 @@ def _geometry(design: str, structure: tuple[tuple[str, Any], ...], sizing: str,
     return Geometry(macro, params, arch, ert, art, cim)
 
 
+@lru_cache(maxsize=256)
+def _problem(shape: tuple[int, int, int]) -> Any:
+    """A GEMM's problem, shared by every geometry it is mapped on (frozen)."""
+    from cim_plugin.spec.problem import gemm_problem
+
+    return gemm_problem(*shape)
+
+
 @lru_cache(maxsize=512)
 def _counted(design: str, structure: tuple[tuple[str, Any], ...], shape: tuple[int, int, int],
              sizing: str, banks: tuple[int, int], duplicate: bool, paper_compat: bool) -> Counted:
@@ -138,14 +146,13 @@ def _counted(design: str, structure: tuple[tuple[str, Any], ...], shape: tuple[i
     from cim_plugin.mapping.priority import priority_mapping
     from cim_plugin.model.engine import Engine, ModelOptions
     from cim_plugin.model.nest import build_nest
-    from cim_plugin.spec.problem import gemm_problem
 
     g = _geometry(design, structure, sizing, banks, duplicate, paper_compat)
     p, arch = g.params, g.architecture
     pm = priority_mapping(*shape, g.macro, (p.banks_x, p.banks_y),
                           threshold=default_threshold(design),
                           levels=plain_levels(design, p), duplicate=duplicate)
-    problem = gemm_problem(*shape)
+    problem = _problem(shape)
     engine = Engine(arch, problem, g.ert, g.art, ModelOptions(compute_latency_cycles=1.0))
     nest = build_nest(arch, problem, pm.mapping())
     result = engine.evaluate(nest)
