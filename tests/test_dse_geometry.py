@@ -121,6 +121,10 @@ def test_cim_counts_and_tables_equal_the_full_build():
             ert, art = generate_tables(b.architecture,
                                        macros={**load_macro_library(), macro.name: macro})
             assert g.architecture == b.architecture
+            # (attributes are left out of the dataclasses' equality)
+            assert g.architecture.attributes == b.architecture.attributes
+            assert [c.attributes for c in g.architecture.components] == \
+                [c.attributes for c in b.architecture.components]
             assert (g.ert, g.art) == (ert, art)
             problem = gemm_problem(*shape)
             nest = build_nest(b.architecture, problem, b.mapping.mapping())
