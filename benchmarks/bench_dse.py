@@ -7,10 +7,11 @@
   every macro has its own geometry (each point built and counted: the worst case).
   Best of 3 rounds (per-geometry caches cleared), in wall and in CPU seconds of this
   process (`meets_target` uses CPU seconds: the machine may be shared). Target:
-  >= 2,000 points/s per core. Measured on 2 shared cores (load average ~5): energy and
-  latency variants ~196,000 points/s wall, ~292,000 per CPU second (before the geometry
-  work: 100,000 / 152,000); one geometry per macro ~780 wall, ~1,160 per CPU second
-  (before: 222 / 333), not yet at the target (docs/dse.md, "Throughput").
+  >= 2,000 points/s per core. Measured on 2 shared cores (load average 4-5): energy and
+  latency variants 196,000-228,000 points/s wall, 292,000-346,000 per CPU second (before
+  the geometry work: 100,000-123,000 / 152,000-186,000); one geometry per macro 660-780
+  wall, 1,000-1,160 per CPU second (before: 214-222 / 315-333), not yet at the target
+  (docs/dse.md, "Throughput").
 - `sweep`: `cim-plugin study --jobs 2` on a 10^5-point sweep (one GEMM, two
   placements, 50,000 macros; `--points 1000000` for 10^6): wall time, rows written and
   the peak resident memory of the largest process (client or worker).
