@@ -5,7 +5,13 @@
   process, for BERT-Large on the RF and SMEM placements; once for a sweep that varies
   energy and latency over a few geometries (the common case) and once for a sweep where
   every macro has its own geometry (each point built and counted: the worst case).
-  Target: >= 2,000 points/s per core.
+  Best of 3 rounds (per-geometry caches cleared), in wall and in CPU seconds of this
+  process (`meets_target` uses CPU seconds: the machine may be shared). Target:
+  >= 2,000 points/s per core. Measured on 2 shared cores (load average 4-5): energy and
+  latency variants 196,000-228,000 points/s wall, 292,000-346,000 per CPU second (before
+  the geometry work: 100,000-123,000 / 152,000-186,000); one geometry per macro 660-780
+  wall, 1,000-1,160 per CPU second (before: 214-222 / 315-333), not yet at the target
+  (docs/dse.md, "Throughput").
 - `sweep`: `cim-plugin study --jobs 2` on a 10^5-point sweep (one GEMM, two
   placements, 50,000 macros; `--points 1000000` for 10^6): wall time, rows written and
   the peak resident memory of the largest process (client or worker).
@@ -58,19 +64,29 @@ GEOMETRIES = {"base": "analog6T", "Rp": [16, 32, 64, 128], "Cp": [2, 4, 8, 16],
               "Rh": [1, 2, 4], "Ch": [4, 16, 64]}
 
 
-def cheap_path() -> dict:
-    from cim_plugin.dse.cheap import evaluate_chunk
+def cheap_path(rounds: int = 3) -> dict:
+    """Best of `rounds` (the per-geometry caches cleared before each), in wall and in CPU
+    seconds of this process: on a shared machine the CPU figure is the steadier one."""
+    from cim_plugin.dse import cheap
 
     out = {}
     for name, raw in (("energy_latency_variants", COMMON), ("one_geometry_per_macro", GEOMETRIES)):
         tasks, points = _tasks(raw, ("cim_rf", "cim_smem"))
-        t = time.perf_counter()
-        errors = sum(1 for task in tasks if evaluate_chunk(task).get("error"))
-        dt = time.perf_counter() - t
-        out[name] = {"design_points": points, "seconds": round(dt, 3),
-                     "points_per_s": round(points / dt), "geometry_groups": len(tasks),
-                     "groups_not_evaluable": errors,
-                     "meets_target": points / dt >= TARGET_POINTS_PER_S}
+        best_wall = best_cpu = float("inf")
+        for _ in range(rounds):
+            cheap._geometry.cache_clear()
+            cheap._counted.cache_clear()
+            t, cpu = time.perf_counter(), time.process_time()
+            errors = sum(1 for task in tasks if cheap.evaluate_chunk(task).get("error"))
+            best_wall = min(best_wall, time.perf_counter() - t)
+            best_cpu = min(best_cpu, time.process_time() - cpu)
+        out[name] = {"design_points": points, "seconds": round(best_wall, 3),
+                     "cpu_seconds": round(best_cpu, 3),
+                     "points_per_s": round(points / best_wall),
+                     "points_per_cpu_s": round(points / best_cpu),
+                     "geometry_groups": len(tasks), "groups_not_evaluable": errors,
+                     "rounds": rounds,
+                     "meets_target": points / best_cpu >= TARGET_POINTS_PER_S}
     return out
 
 

@@ -85,31 +85,56 @@ class Geometry:
     """One placement built for one macro geometry: what every GEMM shape shares."""
 
     macro: Macro
-    built: Any
+    params: Any
+    architecture: Any
     ert: Any
     art: Any
     cim_levels: tuple[str, ...]
+
+
+@lru_cache(maxsize=1)
+def _library() -> dict[str, Macro]:
+    """The shipped macro library, read once per process (not once per geometry)."""
+    from cim_plugin.library.loader import load_macro_library
+
+    return load_macro_library()
+
+
+@lru_cache(maxsize=1)
+def _baseline_tables() -> Any:
+    """The baseline energy/area tables, read once per process."""
+    from cim_plugin.library.tables import load_baseline_tables
+
+    return load_baseline_tables()
 
 
 @lru_cache(maxsize=64)
 def _geometry(design: str, structure: tuple[tuple[str, Any], ...], sizing: str,
               banks: tuple[int, int], duplicate: bool, paper_compat: bool) -> Geometry:
     """Rendered, sized and priced once: the architecture does not depend on the GEMM."""
-    from cim_plugin.export.build import Sizing, build
+    from cim_plugin.export.build import Sizing, build_architecture
     from cim_plugin.library.ert_gen import generate_tables
-    from cim_plugin.library.loader import load_macro_library
     from cim_plugin.library.tables import CIM_STORAGE_CLASSES, cim_selector
 
     macro = hypothetical_macro(dict(structure))
-    b = build(design, macro, (1, 1, 1), Sizing(mode=sizing_mode(sizing), banks=banks),
-              duplicate=duplicate)
-    macros = {**load_macro_library(), HYPOTHETICAL: macro}
-    ert, art = generate_tables(b.architecture, macros=macros, paper_compat=paper_compat)
+    params, arch = build_architecture(design, macro, Sizing(mode=sizing_mode(sizing),
+                                                            banks=banks))
+    macros = {**_library(), HYPOTHETICAL: macro}
+    ert, art = generate_tables(arch, macros=macros, tables=_baseline_tables(),
+                               paper_compat=paper_compat)
     # the levels priced with the macro's write energy (zero-cost CiM buffers are not)
-    cim = tuple(s.base_name for s in b.architecture.storage
+    cim = tuple(s.base_name for s in arch.storage
                 if s.estimator_class in CIM_STORAGE_CLASSES
                 and cim_selector(s)[0] != "zero" and cim_selector(s)[1] == HYPOTHETICAL)
-    return Geometry(macro, b, ert, art, cim)
+    return Geometry(macro, params, arch, ert, art, cim)
+
+
+@lru_cache(maxsize=256)
+def _problem(shape: tuple[int, int, int]) -> Any:
+    """A GEMM's problem, shared by every geometry it is mapped on (frozen)."""
+    from cim_plugin.spec.problem import gemm_problem
+
+    return gemm_problem(*shape)
 
 
 @lru_cache(maxsize=512)
@@ -121,20 +146,18 @@ def _counted(design: str, structure: tuple[tuple[str, Any], ...], shape: tuple[i
     from cim_plugin.mapping.priority import priority_mapping
     from cim_plugin.model.engine import Engine, ModelOptions
     from cim_plugin.model.nest import build_nest
-    from cim_plugin.spec.problem import gemm_problem
 
     g = _geometry(design, structure, sizing, banks, duplicate, paper_compat)
-    b = g.built
-    arch = b.architecture
-    pm = priority_mapping(*shape, g.macro, (b.params.banks_x, b.params.banks_y),
+    p, arch = g.params, g.architecture
+    pm = priority_mapping(*shape, g.macro, (p.banks_x, p.banks_y),
                           threshold=default_threshold(design),
-                          levels=plain_levels(design, b.params), duplicate=duplicate)
-    problem = gemm_problem(*shape)
+                          levels=plain_levels(design, p), duplicate=duplicate)
+    problem = _problem(shape)
     engine = Engine(arch, problem, g.ert, g.art, ModelOptions(compute_latency_cycles=1.0))
     nest = build_nest(arch, problem, pm.mapping())
     result = engine.evaluate(nest)
     return Counted(engine, result, int(nest.temporal_product), g.cim_levels,
-                   (b.params.banks_x, b.params.banks_y), float(result.area_um2))
+                   (p.banks_x, p.banks_y), float(result.area_um2))
 
 
 def _rounded(values: list[float]) -> np.ndarray:
@@ -164,14 +187,18 @@ def evaluate_chunk(task: SweepTask) -> dict[str, Any]:
     var = task.sweep.costing(ch.start, ch.stop)
     e_mac, e_write = _rounded(var["energy_per_mac_pJ"]), _rounded(var["write_energy_pJ"])
     lat = np.array(var["latency_cycles"], dtype=float)
+    # one variant (a sweep where every macro has its own geometry): priced on floats
+    prices: tuple[Any, Any, Any] = (e_mac, lat, e_write) if len(lat) > 1 else \
+        (float(e_mac[0]), float(lat[0]), float(e_write[0]))
     per_shape = {}
     try:
         for i, shape in enumerate(task.workloads.shapes):
             c = _counted(ch.design, ch.structure, shape, task.sizing, task.banks,
                          task.duplicate, task.paper_compat)
-            units = {name: {"fill": e_write, "update": e_write} for name in c.cim_levels}
+            units = {name: {"fill": prices[2], "update": prices[2]} for name in c.cim_levels}
             per_shape[i] = (c, reprice(c.engine, c.result, c.temporal_product,
-                                       compute_energy=e_mac, latency=lat, level_units=units))
+                                       compute_energy=prices[0], latency=prices[1],
+                                       level_units=units))
     except Exception as exc:  # noqa: BLE001 - reported for the geometry, the sweep goes on
         return {"error": f"{type(exc).__name__}: {exc}"}
     energy, cycles = {}, {}

@@ -12,6 +12,7 @@ from cim_plugin.export.templates import (
     DESIGNS,
     DesignParams,
     check_design,
+    render_architecture,
     render_constraints_text,
     render_design,
 )
@@ -106,3 +107,25 @@ def build(design: str, macro: Any | None, gemm: tuple[int, int, int],
                  "architecture_constraints": {"targets": targets}, **problem}
     arch = architecture_from_processed(processed_arch)
     return BuiltDesign(design, p, v4, processed, arch, pm, text)
+
+
+def build_architecture(design: str, macro: Any, sizing_: Sizing | None = None, *,
+                       params: DesignParams | dict[str, Any] | None = None
+                       ) -> tuple[DesignParams, Architecture]:
+    """The sized parameters and the architecture `build` gives a CiM design, without the
+    mapping and the constraints (which depend on the GEMM): for callers that map each
+    GEMM themselves, e.g. a sweep of thousands of hypothetical macros. Same checks and
+    errors as `build`, in the same order."""
+    check_design(design)
+    if DESIGNS[design][1] is None or macro is None:
+        raise InputError(f"design {design} needs a CiM macro", field="macro",
+                         expected="a macro name of the component library")
+    p = params if isinstance(params, DesignParams) else DesignParams.from_mapping(params)
+    check_macro_fits_designs(macro)
+    x, y = size_banks(design, macro, p, sizing_ or Sizing())
+    p = dataclasses.replace(p, cimtype=macro.name, cim_latency_cycles=float(macro.latency_cycles),
+                            rp=macro.rp, cp=macro.cp, rh=macro.rh, ch=macro.ch, banks_x=x,
+                            banks_y=y, datawidth=int(getattr(macro, "precision_bits", p.datawidth)))
+    doc = render_architecture(design, p, many=True)
+    return p, architecture_from_processed(flatten_v4(doc["architecture"]))
+

@@ -34,6 +34,7 @@ from cim_plugin.mapping.priority import DIMS, CimNames
 from cim_plugin.resources import data_dir
 from cim_plugin.spec.schema import check_fields
 from cim_plugin.spec.values import real_from_text, show
+from cim_plugin.spec.yaml_skeleton import loads_numbers_apart
 from cim_plugin.spec.yamlio import loads_yaml, yaml_inline
 
 # design -> (template file, level the CiM replaces or None for the baseline)
@@ -117,7 +118,13 @@ class DesignParams:
 def yaml_quoted(value: Any) -> str:
     """`value` as one double-quoted YAML scalar, quoted and escaped by the YAML emitter
     (`"analog6T"`; a quote or newline inside becomes `\\"` or `\\n`)."""
-    text = yaml.safe_dump([str(value)], default_style='"', default_flow_style=True,
+    return _quoted(str(value))
+
+
+@functools.lru_cache(maxsize=1024)
+def _quoted(value: str) -> str:
+    """A pure function of the text, memoized: the emitter costs ~0.1 ms a call."""
+    text = yaml.safe_dump([value], default_style='"', default_flow_style=True,
                           width=2**31 - 1, allow_unicode=False).strip()
     return text[1:-1]
 
@@ -146,7 +153,8 @@ def _sandbox(folder: str, **options: Any) -> SandboxedEnvironment:
 
 @functools.lru_cache(maxsize=1)
 def _env() -> SandboxedEnvironment:
-    return _sandbox("arch_templates")
+    # shipped package data: compiled once, not checked on disk at every rendering
+    return _sandbox("arch_templates", auto_reload=False)
 
 
 @functools.lru_cache(maxsize=1)
@@ -251,12 +259,26 @@ def render_constraints(design: str, params: DesignParams | dict[str, Any] | None
     return doc
 
 
-def render_design(design: str, params: DesignParams | dict[str, Any] | None = None) -> dict[str, Any]:
-    """The v0.4 document of a design: its architecture and its design-flavour constraints."""
+def render_architecture(design: str, params: DesignParams | dict[str, Any] | None = None, *,
+                        many: bool = False) -> dict[str, Any]:
+    """The v0.4 document of a design's architecture alone (no constraints).
+
+    `many`: the caller renders the design for many parameter sets that differ in numbers
+    only (a macro sweep), so the text is parsed once per skeleton
+    (`spec.yaml_skeleton`); the document is the same."""
     text = render_text(design, params)
-    doc = copy.deepcopy(_parse_rendered(text, DESIGNS[design][0]))
+    if many:
+        doc = loads_numbers_apart(text, DESIGNS[design][0])
+    else:
+        doc = copy.deepcopy(_parse_rendered(text, DESIGNS[design][0]))
     if not isinstance(doc, dict) or "architecture" not in doc:
         raise InputError("template did not render an architecture", file=DESIGNS[design][0],
                          field="architecture")
+    return doc
+
+
+def render_design(design: str, params: DesignParams | dict[str, Any] | None = None) -> dict[str, Any]:
+    """The v0.4 document of a design: its architecture and its design-flavour constraints."""
+    doc = render_architecture(design, params)
     doc["constraints"] = render_constraints(design, params)["constraints"]
     return doc

@@ -13,6 +13,7 @@ It never counts and never searches.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,13 +40,18 @@ def reprice(engine: Engine, result: EvalResult, temporal_product: int, *,
     `level_units`: for named storage levels, arrays replacing the ERT's `read`, `fill`,
     `update` or `leak` unit (other levels and actions keep the engine's units).
     `temporal_product` is the nest's product of temporal bounds (the compute cycles at a
-    latency of one).
+    latency of one). Given plain floats instead of arrays (one variant), the same rules
+    run on Python scalars, as the engine runs them, which is several times cheaper than
+    one-element arrays; the result is then arrays of length one.
     """
+    units = level_units or {}
+    scalar = all(isinstance(v, float) for v in (latency, compute_energy)) and all(
+        isinstance(v, float) for own in units.values() for v in own.values())
     arch = engine.arch
     storage = arch.storage
     n = len(storage)
     by_name = {lv.name: lv for lv in result.levels}
-    lat = np.asarray(latency, dtype=float)
+    lat = latency if scalar else np.asarray(latency, dtype=float)
     compute_cycles = temporal_product * lat
     stats = [by_name[s.base_name].dataspaces if s.base_name in by_name else {} for s in storage]
     lcycles = []
@@ -55,12 +61,11 @@ def reprice(engine: Engine, result: EvalResult, temporal_product: int, *,
         slow = slowdown(compute_cycles, reads, writes, level.read_bandwidth,
                         level.write_bandwidth, level.shared_bandwidth)
         lcycles.append(level_cycles(compute_cycles, slow))
-    cycles = np.ceil(compute_cycles)
+    cycles = float(math.ceil(compute_cycles)) if scalar else np.ceil(compute_cycles)
     for c in lcycles:
-        cycles = np.maximum(cycles, c)
+        cycles = max(cycles, float(c)) if scalar else np.maximum(cycles, c)
     real = result.compute.computes
-    total = real * np.asarray(compute_energy, dtype=float)
-    units = level_units or {}
+    total = real * (compute_energy if scalar else np.asarray(compute_energy, dtype=float))
     for i in range(n - 1, -1, -1):
         level = storage[i]
         base = engine.level_energy[i]
@@ -69,7 +74,7 @@ def reprice(engine: Engine, result: EvalResult, temporal_product: int, *,
         fill = own.get("fill", base.fill)
         update = own.get("update", base.update)
         leak = own.get("leak", base.leak)
-        level_total = np.zeros_like(total)
+        level_total = 0.0 if scalar else np.zeros_like(total)
         for s in stats[i].values():
             energy = 0.0
             for count, unit in ((s.reads, read), (s.fills, fill), (s.updates, update)):
@@ -80,7 +85,8 @@ def reprice(engine: Engine, result: EvalResult, temporal_product: int, *,
         leaks = max([1, *(s.utilized_instances for s in stats[i].values())])
         level_total = level_total + leak * cycles * leaks
         total = total + level_total
-    return Repriced(np.asarray(total, dtype=float), np.asarray(cycles, dtype=float))
+    return Repriced(np.atleast_1d(np.asarray(total, dtype=float)),
+                    np.atleast_1d(np.asarray(cycles, dtype=float)))
 
 
 __all__ = ["Repriced", "reprice"]

@@ -1,0 +1,97 @@
+"""Parse many YAML texts that differ only in their plain numbers, once.
+
+A design template rendered for thousands of hypothetical macros gives texts that are
+the same but for a few numbers (`meshY: 4`, `width: 128`). Parsing each costs about as
+much as evaluating the design. Here a text's plain numeric scalars (a value after
+`key: `, ending the line or followed by `,` or `}`) are replaced by numbered
+placeholders; the resulting skeleton is parsed once with `loads_yaml`, and every text
+of that skeleton is the skeleton's document with each placeholder replaced by the
+value the loader gives its number (read by `loads_yaml` itself). The skeleton is used
+only when every placeholder comes back as a whole scalar value exactly once (not
+inside a quoted string or a comment); otherwise, and for any text the skeleton cannot
+stand for, the text is parsed in full. The result equals `loads_yaml(text, source)`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from cim_plugin.errors import InputError
+from cim_plugin.spec.yamlio import loads_yaml
+
+_NUMBER = re.compile(r"(?<=: )([0-9]+(?:\.[0-9]+)?)(?=[ \t]*$|,|\})", re.MULTILINE)
+_MARK = "__cim_number_"
+_PLACEHOLDER = re.compile(rf"^{_MARK}([0-9]+)__$")
+
+
+@dataclass(frozen=True)
+class _Skeleton:
+    doc: Any
+    usable: bool
+
+
+def _skeleton_of(text: str) -> tuple[str, list[str]]:
+    numbers: list[str] = []
+
+    def mark(m: re.Match[str]) -> str:
+        numbers.append(m.group(1))
+        return f"{_MARK}{len(numbers) - 1}__"
+
+    return _NUMBER.sub(mark, text), numbers
+
+
+def _placeholders(doc: Any, seen: list[int]) -> bool:
+    """Collect placeholder numbers in `doc`; False if one sits inside a larger string."""
+    if isinstance(doc, dict):
+        return all(_placeholders(k, seen) and _placeholders(v, seen) for k, v in doc.items())
+    if isinstance(doc, list):
+        return all(_placeholders(v, seen) for v in doc)
+    if isinstance(doc, str) and _MARK in doc:
+        m = _PLACEHOLDER.match(doc)
+        if m is None:
+            return False
+        seen.append(int(m.group(1)))
+    return True
+
+
+@lru_cache(maxsize=32)
+def _parsed_skeleton(skeleton: str, count: int, source: str) -> _Skeleton:
+    try:
+        doc = loads_yaml(skeleton, source=source)
+    except InputError:
+        return _Skeleton(None, False)
+    seen: list[int] = []
+    usable = _placeholders(doc, seen) and sorted(seen) == list(range(count))
+    return _Skeleton(doc, usable)
+
+
+@lru_cache(maxsize=4096)
+def _number(token: str) -> Any:
+    return loads_yaml(token, source="<number>")
+
+
+def _filled(doc: Any, values: list[Any]) -> Any:
+    if isinstance(doc, dict):
+        return {_filled(k, values): _filled(v, values) for k, v in doc.items()}
+    if isinstance(doc, list):
+        return [_filled(v, values) for v in doc]
+    if isinstance(doc, str) and doc.startswith(_MARK):
+        return values[int(doc[len(_MARK):-2])]
+    return doc
+
+
+def loads_numbers_apart(text: str, source: str = "<string>") -> Any:
+    """`loads_yaml(text, source)`, parsing once per skeleton (a fresh document each call)."""
+    if _MARK in text:
+        return loads_yaml(text, source=source)
+    skeleton, numbers = _skeleton_of(text)
+    parsed = _parsed_skeleton(skeleton, len(numbers), source)
+    if not parsed.usable:
+        return loads_yaml(text, source=source)
+    return _filled(parsed.doc, [_number(t) for t in numbers])
+
+
+__all__ = ["loads_numbers_apart"]
