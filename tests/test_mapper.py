@@ -374,6 +374,18 @@ def test_a_stopped_search_certifies_a_bound_below_the_optimum(spec, budget):
     mapping beats: lower bound <= optimum <= its best mapping."""
     from cim_plugin.mapping.exact import BranchAndBound
 
+    space, engine, obj, exact = _solved(spec)
+    if exact.best is None:
+        return
+    stopped = BranchAndBound(space, engine, obj, max_nodes=budget).run()
+    _check_certificate(stopped, exact)
+
+
+def _solved(spec):
+    """The (padded) mapspace of a random spec, its engine, the EDP objective and the
+    unbudgeted exact search's outcome."""
+    from cim_plugin.mapping.exact import BranchAndBound
+
     arch, problem, ert, targets, *_ = spec
     space = _space(arch, problem, targets)
     padding = padding_for(space)
@@ -381,10 +393,11 @@ def test_a_stopped_search_certifies_a_bound_below_the_optimum(spec, budget):
     if padding is not None:
         space, engine = pad(space, engine, padding)
     obj = Objective("edp")
-    exact = BranchAndBound(space, engine, obj).run()
-    if exact.best is None:
-        return
-    stopped = BranchAndBound(space, engine, obj, max_nodes=budget).run()
+    return space, engine, obj, BranchAndBound(space, engine, obj).run()
+
+
+def _check_certificate(stopped, exact):
+    """lower bound <= optimum <= its best mapping; complete means optimal."""
     assert stopped.lower_bound <= exact.best[0] * (1 + 1e-9)
     if stopped.best is not None:
         assert exact.best[0] <= stopped.best[0] * (1 + 1e-9)
@@ -401,14 +414,7 @@ def test_placements_cut_short_keep_the_certificate(spec, budget, per_placement, 
     probed search, budgeted or not, keeps both properties."""
     from cim_plugin.mapping.exact import BranchAndBound, probed_search
 
-    arch, problem, ert, targets, *_ = spec
-    space = _space(arch, problem, targets)
-    padding = padding_for(space)
-    engine = Engine(arch, problem, ert)
-    if padding is not None:
-        space, engine = pad(space, engine, padding)
-    obj = Objective("edp")
-    exact = BranchAndBound(space, engine, obj).run()
+    space, engine, obj, exact = _solved(spec)
     if exact.best is None:
         return
     runs = [BranchAndBound(space, engine, obj, placement_nodes=per_placement,
@@ -416,11 +422,7 @@ def test_placements_cut_short_keep_the_certificate(spec, budget, per_placement, 
             probed_search(space, engine, obj, None, None, max_nodes=budget),
             probed_search(space, engine, obj, None, None)]
     for out in runs:
-        assert out.lower_bound <= exact.best[0] * (1 + 1e-9)
-        if out.best is not None:
-            assert exact.best[0] <= out.best[0] * (1 + 1e-9)
-        if out.complete:
-            assert out.best[0] == pytest.approx(exact.best[0], rel=1e-9)
+        _check_certificate(out, exact)
     assert runs[2].complete
 
 
