@@ -111,6 +111,19 @@ def test_largest_step_and_json():
     json.dumps(doc)
 
 
+def test_no_largest_step_when_every_step_is_one():
+    """DLRM-like rows (M=1 GEMMs): the published value differs, every later step is
+    1.00x, so no step is named (a tie would name an arbitrary one)."""
+    from cim_plugin.study.waterfall import WaterfallRow
+
+    flat = WaterfallRow("cim_smem", "tops_per_w", "dlrm", "digital6T",
+                        {s: (2.56 if s == STEPS[0] else 1.08) for s in STEPS}, 2)
+    assert flat.largest_step() == ""
+    moved = WaterfallRow("cim_smem", "tops_per_w", "dlrm", "digital6T",
+                         {**flat.ratios, STEPS[-1]: 1.08 * 1.01}, 2)
+    assert moved.largest_step() == STEPS[-1]
+
+
 def test_a_failed_point_leaves_the_workload_out():
     recs = dict(RECORDS)
     recs[Point("cim_rf", "analog6T", *G2, "iso-area")] = "ValueError: boom"

@@ -182,9 +182,14 @@ class WaterfallRow:
         return out
 
     def largest_step(self) -> str:
-        """The step whose factor is farthest from 1 (in log terms), published excluded."""
+        """The step whose factor is farthest from 1 (in log terms), published excluded;
+        none ("") when every step moves the ratio by less than 0.5 % (a tie of 1.00x
+        factors would otherwise name an arbitrary step)."""
         f = {s: v for s, v in self.factors().items() if s != "original" and math.isfinite(v) and v > 0}
-        return max(f, key=lambda s: abs(math.log(f[s]))) if f else ""
+        if not f:
+            return ""
+        step = max(f, key=lambda s: abs(math.log(f[s])))
+        return step if abs(math.log(f[step])) >= math.log(1.005) else ""
 
 
 def waterfall(cfg: Any, gemms: list[Any], records: Mapping[Any, Any]) -> list[WaterfallRow]:
