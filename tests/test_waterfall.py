@@ -130,6 +130,19 @@ def test_a_failed_point_leaves_the_workload_out():
     assert waterfall(CFG, GEMMS, recs) == []
 
 
+def test_only_the_method_macros_get_waterfall_points():
+    """Macros outside the method have no original pipeline and no preset sizing: a study
+    of analog6T and a published macro adds waterfall points for analog6T only, and a
+    study of published macros alone adds none (they used to fail as points)."""
+    import dataclasses
+
+    from cim_plugin.study.waterfall import waterfall_points
+
+    both = waterfall_points(dataclasses.replace(CFG, macros=("analog6T", "si_isscc20")), [G1])
+    assert both and {p.macro for p in both if p.macro} == {"analog6T"}
+    assert waterfall_points(dataclasses.replace(CFG, macros=("si_isscc20",)), [G1]) == []
+
+
 def test_no_waterfall_without_published_placements():
     import dataclasses
 

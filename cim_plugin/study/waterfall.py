@@ -73,9 +73,15 @@ STEP_POINTS = {"original": ("paper", "paper"), "units": ("paper", "paper"),
 
 def waterfall_macros(cfg: Any) -> tuple[str, ...]:
     """The published primitive when the study has it (one macro keeps the waterfall cheap
-    and comparable with the published figures), else every macro (the best at step 1
-    is shown)."""
-    return (PUBLISHED_MACRO,) if PUBLISHED_MACRO in cfg.macros else tuple(cfg.macros)
+    and comparable with the published figures), else the study's macros of the method
+    (the best at step 1 is shown): the original pipeline and its preset sizing exist for
+    those only, so a study of other macros has no waterfall."""
+    from cim_plugin.export.sizing import PRESET_METHOD
+
+    if PUBLISHED_MACRO in cfg.macros:
+        return (PUBLISHED_MACRO,)
+    method = set.intersection(*(set(t) for t in PRESET_METHOD.values()))
+    return tuple(m for m in cfg.macros if m in method)
 
 
 def waterfall_designs(cfg: Any) -> tuple[str, ...]:
@@ -99,9 +105,9 @@ def waterfall_points(cfg: Any, shapes: list[tuple[int, int, int]]) -> list[Any]:
     from cim_plugin.study.point import Point
 
     designs = waterfall_designs(cfg)
-    if not designs:
-        return []
     macros = waterfall_macros(cfg)
+    if not designs or not macros:
+        return []
     out = []
     if not cfg.paper_compat:                   # else the study's own points are "paper"
         out += [Point(cfg.baseline, None, *s, variant="paper") for s in shapes]
