@@ -17,9 +17,13 @@ def _rec(*, computes=64, cycles, energy, compute_cycles=0, smem_reads=0, reducti
          storage="M1 N1 K1"):
     levels = []
     if smem_reads or reductions:
-        levels.append({"name": "SMEM", "energy_pJ": 0.0, "dataspaces": {"A": {
-            "temporal_reductions_per_instance": reductions, "reads_per_instance": smem_reads,
-            "updates_per_instance": 0}}})
+        levels.append({"name": "SMEM", "energy_pJ": 0.0, "instances": 1, "cycles": 0,
+                       "bandwidth_throttling": 1.0, "leakage_pJ": 0.0, "dataspaces": {"A": {
+                           "temporal_reductions_per_instance": reductions,
+                           "reads_per_instance": smem_reads, "updates_per_instance": 0,
+                           "fills_per_instance": 0, "partition_size": 0,
+                           "utilized_capacity": 0, "utilized_instances": 1,
+                           "energy_pJ": 0.0}}})
     return {"result": {"computes": computes, "cycles": cycles, "energy_pJ": energy, "gflops": 0.0,
                        "utilization": 0.5, "levels": levels, "fj_per_compute": {},
                        "area_um2": 0.0, "compute": {"name": "mac", "computes": computes,

@@ -33,7 +33,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from cim_plugin.model.result import ComputeStats, DataSpaceStats, EvalResult, LevelStats
+from cim_plugin.model.result import EvalResult
 from cim_plugin.study.metrics import OPS_PER_MAC, gemm_metrics, paper_metrics
 
 #: the method's published ratios (method.md, "Headline results"): mean, std per workload
@@ -125,17 +125,8 @@ def waterfall_points(cfg: Any, shapes: list[tuple[int, int, int]]) -> list[Any]:
 
 
 def record_result(rec: Mapping[str, Any]) -> EvalResult:
-    """The EvalResult of a cached point record (the figures the metrics need; records
-    made by hand in tests carry only those, so not `EvalResult.from_json_dict`)."""
-    res = rec["result"]
-    levels = [LevelStats(name=lv["name"], energy_pJ=lv["energy_pJ"], dataspaces={
-        k: DataSpaceStats(temporal_reductions=v["temporal_reductions_per_instance"],
-                          reads=v["reads_per_instance"], updates=v["updates_per_instance"])
-        for k, v in lv["dataspaces"].items()}) for lv in res["levels"]]
-    return EvalResult(computes=res["computes"], cycles=res["cycles"], energy_pJ=res["energy_pJ"],
-                      gflops=res["gflops"], utilization=res["utilization"], levels=levels,
-                      compute=ComputeStats(**res["compute"]),
-                      fj_per_compute=res["fj_per_compute"], area_um2=res["area_um2"])
+    """The EvalResult of a cached point record."""
+    return EvalResult.from_json_dict(rec["result"])
 
 
 def storage_bound(mapping: list[dict[str, Any]]) -> int:
