@@ -198,15 +198,9 @@ def map_problem(arch: Architecture, problem: Problem, ert: ERT, art: ART | None 
             if check_seeds:
                 engine.evaluate(space.to_nest(choice))
         chosen.append(choice)
-    if cim_seeds:
-        from cim_plugin.mapping.cim import priority_seeds
-
-        chosen += [c for c in priority_seeds(space) if c not in chosen]
-    if mode == "seed" and not chosen:
-        raise InputError("no seed mapping to return", field="search",
-                         expected="a seed mapping, or a search mode (fast, exact)")
-    sr = search(space, engine, objective=objective, mode=mode, seeds=chosen, timeout=timeout,
-                energy_weight=energy_weight, delay_weight=delay_weight)
+    sr = _seeded_search(space, engine, chosen, cim_seeds=cim_seeds, mode=mode,
+                        objective=objective, timeout=timeout, energy_weight=energy_weight,
+                        delay_weight=delay_weight)
     return Mapped(sr, engine, space, cons, latency, source, [*cons.warnings, *sr.result.warnings])
 
 
@@ -214,10 +208,7 @@ def map_with_preset(preset: str, arch: Architecture, problem: Problem, ert: ERT,
                     art: ART | None = None, *, design_mapping: Mapping | None = None,
                     mode: str = "fast", **kw: Any) -> Mapped:
     """`map_problem` with the seeds and mode of a named preset (`PRESETS`)."""
-    if preset not in PRESETS:
-        raise InputError(f"unknown mapping strategy {preset!r}", field="strategy",
-                         expected=", ".join(PRESETS))
-    p = PRESETS[preset]
+    p = _preset(preset)
     seeds = [design_mapping] if p.design_seed and design_mapping is not None else []
     return map_problem(arch, problem, ert, art, mode=p.mode or mode, seeds=seeds,
                        check_seeds=False, cim_seeds=p.cim_seeds, **kw)
@@ -228,21 +219,32 @@ def search_with_preset(preset: str, space: MapSpace, engine: Engine, *,
                        objective: str = "edp") -> SearchResult:
     """The search of a named preset (`PRESETS`) on a mapspace and engine the caller has
     already built (the study builds them once per design point)."""
-    if preset not in PRESETS:
-        raise InputError(f"unknown mapping strategy {preset!r}", field="strategy",
+    p = _preset(preset)
+    seeds = [space.from_mapping(design_mapping)] \
+        if p.design_seed and design_mapping is not None else []
+    return _seeded_search(space, engine, seeds, cim_seeds=p.cim_seeds, mode=p.mode or mode,
+                          objective=objective)
+
+
+def _preset(name: str) -> Preset:
+    if name not in PRESETS:
+        raise InputError(f"unknown mapping strategy {name!r}", field="strategy",
                          expected=", ".join(PRESETS))
-    p = PRESETS[preset]
-    seeds: list[Choice] = []
-    if p.design_seed and design_mapping is not None:
-        seeds.append(space.from_mapping(design_mapping))
-    if p.cim_seeds:
+    return PRESETS[name]
+
+
+def _seeded_search(space: MapSpace, engine: Engine, seeds: list[Choice], *, cim_seeds: bool,
+                   mode: str, **search_kw: Any) -> SearchResult:
+    """The search from `seeds`, plus the priority mappings of a CiM spec (`cim_seeds`);
+    `seed` mode needs at least one."""
+    if cim_seeds:
         from cim_plugin.mapping.cim import priority_seeds
 
-        seeds += [c for c in priority_seeds(space) if c not in seeds]
-    if (p.mode or mode) == "seed" and not seeds:
+        seeds = seeds + [c for c in priority_seeds(space) if c not in seeds]
+    if mode == "seed" and not seeds:
         raise InputError("no seed mapping to return", field="search",
                          expected="a seed mapping, or a search mode (fast, exact)")
-    return search(space, engine, objective=objective, mode=p.mode or mode, seeds=seeds)
+    return search(space, engine, mode=mode, seeds=seeds, **search_kw)
 
 
 __all__ = ["PRESETS", "Mapped", "Preset", "SpecInputs", "load_spec", "load_tables",

@@ -25,6 +25,7 @@ from typing import Any
 
 import yaml
 
+from tests.test_cli_model import PROBLEM
 from tests.test_model_tensor_core import (
     TENSOR_CORE_ARCH,
     TENSOR_CORE_ART,
@@ -34,13 +35,6 @@ from tests.test_model_tensor_core import (
 
 #: the input-size limit the corpus runs under (MiB), so size cases stay small
 LIMIT_MB = "1"
-
-PROBLEM = {"problem": {"shape": {
-    "name": "gemm_ABZ", "dimensions": ["M", "N", "K"],
-    "data_spaces": [{"name": "A", "projection": [[["M"]], [["K"]]]},
-                    {"name": "B", "projection": [[["N"]], [["K"]]]},
-                    {"name": "Z", "projection": [[["M"]], [["N"]]], "read_write": True}]},
-    "instance": {"M": 512, "N": 1024, "K": 1024}}}
 
 V4_ARCH = """\
 architecture:
