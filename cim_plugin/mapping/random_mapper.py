@@ -1,36 +1,55 @@
 """A deterministic emulation of Timeloop's random mapper (how the method mapped its baseline).
 
 The method mapped the tensor-core baseline with `timeloop-mapper`, algorithm `random`,
-objective EDP, victory condition 100, 8 threads (the reference run's
-parsed-processed-input.yaml), under the design's constraints. That mapper draws
-mappings at random from the mapspace and each thread stops after `victory` valid
-mappings in a row that do not improve its best; the best over the threads wins
-(timeloop src/applications/mapper/mapper-thread.cpp). On the method's shapes it left
-the tensor core at a few percent to 16 % utilization.
+objective EDP, victory condition 100, timeout 100000, 8 threads (the reference run's
+parsed-processed-input.yaml), under the design's constraints. On the method's shapes it
+left the tensor core at a few percent to 16 % utilization. `random_search` follows that
+mapper's structure step by step (timeloop src/applications/mapper/mapper.cpp and
+mapper-thread.cpp, src/search/random.cpp, src/mapspaces/uber.cpp), with a seeded
+generator so that the study stays deterministic bit for bit:
 
-`random_search` does the same with a seeded generator, so the study stays
-deterministic bit for bit:
+- **The mapspace.** Each dimension has a list of every ordered factorization of its
+  bound over the temporal levels and the fan-outs that the constraints allow (the
+  index-factorization space of that dimension). A mapping's index-factorization ID is
+  a mixed-radix number over the dimensions, the problem's first dimension the least
+  significant digit, as Timeloop's cartesian counter reads it.
+- **The threads share one mapspace split by residue.** Timeloop splits the
+  index-factorization space into `threads` parts: thread t draws an ID r of its part
+  and maps global ID r * threads + t (the first parts one longer when the size does
+  not divide).
+- **Its random numbers** (`StdUniform`): each mapspace dimension (index factorization,
+  loop permutation, spatial split) has its own generator, a default-constructed
+  std::default_random_engine (minstd_rand0, seed 1) read through libstdc++'s
+  std::uniform_int_distribution. The emulation computes the same numbers. Two
+  consequences shape the search: every thread draws the same sequence, so when the
+  first dimension's factorization count is a multiple of the thread count the threads
+  differ only in that dimension; and the generators of one thread read the same raw
+  stream, so a draw's loop-order index is, but for a rare rejection, a coarse function
+  of its factorization ID. Timeloop's 8 threads therefore search far less than 8
+  independent searches would. Seed 0 starts the engines where Timeloop does; other
+  seeds start them elsewhere (`engine_state`).
+- **A draw** is an index-factorization ID and a loop-permutation index (its
+  mixed-radix digits pick each level's order, the innermost level the least
+  significant); then every bypass choice of the mapspace in sequence (Timeloop's
+  sequence generator, which goes on where it stopped). A draw whose spatial factors fit
+  no fan-out, or whose tiles overflow a level, is invalid.
+- **Termination per thread**, as Timeloop counts: after `victory` valid mappings in a
+  row that do not improve the thread's best (a mapping that differs from the previous
+  one only in its bypass choice is not counted), after `timeout` invalid mappings in a
+  row (an overflowing bypass-only change not counted), or when the thread has seen as
+  many valid mappings as its part of the mapspace holds. The best over the threads wins,
+  the earlier thread on a tie (Timeloop updates only on a strict improvement).
 
-- each thread has its own stream, `numpy.random.default_rng([seed, thread])`;
-- a draw picks, for every dimension independently, a factorization of its bound over
-  the mapspace's temporal levels and fan-outs uniformly among all ordered
-  factorizations the constraints allow (prime exponents spread by uniform
-  compositions, as Timeloop indexes its factorization space), a loop order per level
-  uniformly among the allowed ones, and each free keep/bypass bit at random;
-- draws whose spatial factors fit no fan-out are never made (the draw is conditioned
-  on fitting, which leaves the distribution of the valid draws unchanged); a draw
-  whose tiles overflow a level is invalid and does not count towards the victory
-  condition (Timeloop counts those against its `timeout`, here `max_invalid` in a row);
-- ties keep the earlier mapping (Timeloop updates only on a strict improvement).
-
-Differences to the real mapper: Timeloop also draws the X/Y split of each fan-out
-and rejects a draw whose split overflows, where the emulation takes any split that
-fits; its threads share one mapspace split into chunks. The spread of the outcome over
-seeds is what to compare (docs/paper-fidelity.md).
+Differences to the real mapper: the order in which each dimension's factorizations and
+each level's loop orders are listed, and the X/Y split of a fan-out, which Timeloop
+draws from a third generator (rejecting a split that overflows) where the emulation
+takes the first split that fits. So even seed 0 is a sample of the same process, not
+Timeloop's own run; the spread over seeds is what to compare (docs/paper-fidelity.md).
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -46,8 +65,10 @@ from cim_plugin.model.result import EvalResult
 #: the reference mapper settings (WWWtoCiM designs/_include/mapper.yaml, 8 threads)
 VICTORY = 100
 THREADS = 8
-MAX_INVALID = 100000
+TIMEOUT = 100000
 MAX_FACTORIZATIONS = 2_000_000
+#: a draw's bypass choices are all evaluated; refuse spaces where that explodes
+MAX_BYPASS_CHOICES = 4096
 
 
 @dataclass
@@ -59,50 +80,212 @@ class RandomOutcome:
     invalid: int
 
 
+#: std::minstd_rand0 (libstdc++'s std::default_random_engine): x <- 16807 x mod 2^31 - 1
+MINSTD_A = 16807
+MINSTD_M = 2**31 - 1
+_URNG_RANGE = MINSTD_M - 2          # its max - min: (2^31 - 2) - 1
+_U64 = 2**64
+_POW_CHUNK = 4096
+_POWERS = np.array([pow(MINSTD_A, k, MINSTD_M) for k in range(1, _POW_CHUNK + 1)], dtype=np.int64)
+
+
+def engine_state(seed: int) -> int:
+    """The engines' start state for a seed: seed 0 is Timeloop's own (a default-constructed
+    engine, state 1); other seeds are spread over the engine's states by numpy's
+    SeedSequence (nearby states of a multiplicative generator give related streams)."""
+    if seed == 0:
+        return 1
+    word = int(np.random.SeedSequence(seed).generate_state(1, np.uint64)[0])
+    return 1 + word % (MINSTD_M - 1)
+
+
+class StdUniform:
+    """One of Timeloop's random generators (RandomGenerator128): a default-constructed
+    std::default_random_engine (minstd_rand0, seed 1) read through libstdc++'s
+    std::uniform_int_distribution over [0, bound). Each mapspace dimension has its own,
+    all starting from the same state, so they read the same raw stream: the loop-order
+    index of a draw is, but for a rare rejection, a coarse function of its
+    index-factorization ID. `state` 1 is Timeloop's own start; other states are other
+    seeds of the same process. Draws come in arrays, the raw stream advanced in chunks
+    by jumping ahead with powers of the multiplier."""
+
+    def __init__(self, bound: int, state: int = 1) -> None:
+        if bound < 1:
+            raise ValueError("bound must be positive")
+        self.bound = bound
+        self.state = state
+        self._raw_buf: list[int] = []
+        self._buf = np.empty(0, dtype=np.int64)
+
+    def _raw_chunk(self) -> np.ndarray:
+        out = (self.state * _POWERS) % MINSTD_M
+        self.state = int(out[-1])
+        return out
+
+    def raw(self) -> int:
+        """The engine's next output (1 .. 2^31 - 2)."""
+        if not self._raw_buf:
+            self._raw_buf = self._raw_chunk().tolist()[::-1]
+        return self._raw_buf.pop()
+
+    def _one(self, urange: int) -> int:
+        """libstdc++ uniform_int_distribution over [0, urange], one value, exactly."""
+        if urange < _URNG_RANGE:                        # downscaling
+            scaling = _URNG_RANGE // (urange + 1)
+            past = (urange + 1) * scaling
+            while True:
+                ret = self.raw() - 1
+                if ret < past:
+                    return ret // scaling
+        if urange == _URNG_RANGE:
+            return self.raw() - 1
+        uer = _URNG_RANGE + 1                          # upscaling
+        while True:
+            tmp = uer * self._one(urange // uer)
+            ret = (tmp + self.raw() - 1) % _U64
+            if ret <= urange and ret >= tmp:
+                return ret
+
+    def _next_big(self) -> int:
+        """RandomGenerator128::Next: one distribution below 2^64 - 1, two above."""
+        u64max = _U64 - 1
+        if self.bound <= u64max:
+            return self._one(self.bound - 1)
+        low = self._one(u64max)
+        high = self._one(self.bound // u64max - 1)
+        return (low + high * u64max) % self.bound     # Timeloop asserts it is below
+
+    def take(self, n: int) -> np.ndarray:
+        """The next n draws."""
+        if self.bound - 1 >= _URNG_RANGE:
+            return np.array([self._next_big() for _ in range(n)], dtype=object)
+        scaling = _URNG_RANGE // self.bound
+        past = self.bound * scaling
+        parts = [self._buf]
+        have = len(self._buf)
+        while have < n:
+            ret = self._raw_chunk() - 1
+            ok = ret[ret < past] // scaling
+            parts.append(ok)
+            have += len(ok)
+        got = np.concatenate(parts)
+        self._buf = got[n:]
+        return got[:n]
+
+
+def split_sizes(total: int, threads: int) -> list[int]:
+    """Each thread's part of an index-factorization space of `total` IDs, as Timeloop's
+    Uber::Split cuts it: parts of ceil(total / threads), the last `residue` one shorter.
+    Thread t's part holds the global IDs t, t + threads, t + 2 * threads, ..."""
+    size = 1 + (total - 1) // threads
+    residue = size * threads - total
+    return [size if t < threads - residue else size - 1 for t in range(threads)]
+
+
 class _Sampler:
-    """Draws of one mapspace (see module doc). Every dimension's allowed factorizations
-    are listed once, so a draw is one index per dimension."""
+    """The mapspace as Timeloop's random mapper indexes it (module doc), with the checks
+    that reject a draw before the model runs (spatial factors against the fan-outs, kept
+    tiles against capacities) done for a batch of draws at once."""
 
     def __init__(self, space: MapSpace) -> None:
         self.space = space
         self.slots = [("t", i) for i in space.temporal_levels] + [("s", i) for i in space.fanout_levels]
-        self._spatial_rows: dict[int, Spatial] = {}
-        self.capacity_levels = [i for i, lv in enumerate(space.arch.storage)
-                                if lv.effective_size is not None]
-        self.rel = {ds.name: [space.dims.index(d) for d in ds.dims]
-                    for ds in space.problem.data_spaces}
-        options = [self._factorizations(di) for di in range(len(space.dims))]
-        nt = len(space.temporal_levels)
-        table = space.spatial_table()
+        self.nt = len(space.temporal_levels)
+        self.options = [self._factorizations(di) for di in range(len(space.dims))]
+        self.sizes = [len(o) for o in self.options]
+        self.if_size = math.prod(self.sizes)
+        # every spatial assignment that fits the fan-outs, by its factors per dimension
+        self.table = space.spatial_table()
         fl = list(space.fanout_levels)
-        # each dimension's factorizations grouped by their spatial part, and every
-        # spatial assignment that fits the fan-outs weighted by how many draws give it:
-        # drawing a key by weight, then a member of each group, is the uniform draw
-        # conditioned on fitting (no draw is wasted on a fan-out that overflows)
-        self.groups: list[dict[tuple[int, ...], list[tuple[int, ...]]]] = []
-        for opts in options:
-            g: dict[tuple[int, ...], list[tuple[int, ...]]] = {}
-            for o in opts:
-                g.setdefault(o[nt:], []).append(o[:nt])
-            self.groups.append(g)
-        self.table = table
-        self.rows: list[int] = []
-        self.keys: list[tuple[tuple[int, ...], ...]] = []
-        weights = []
-        seen = set()
-        for row in range(len(table)):
-            key = tuple(tuple(int(x) for x in table.factors[row][fl, di])
+        self.spatial_rows: dict[tuple[tuple[int, ...], ...], int] = {}
+        for row in range(len(self.table)):
+            key = tuple(tuple(int(x) for x in self.table.factors[row][fl, di])
                         for di in range(len(space.dims)))
-            if key in seen:
-                continue
-            seen.add(key)
-            w = math.prod(len(self.groups[di].get(key[di], ())) for di in range(len(key)))
-            if w:
-                self.rows.append(row)
-                self.keys.append(key)
-                weights.append(w)
-        total = sum(weights)
-        self.cum = np.cumsum(np.array(weights, dtype=float) / total) if total else np.array([])
+            self.spatial_rows.setdefault(key, row)
+        self._spatial: dict[int, Spatial] = {}
+        self.orders = [space.orders(i) for i in range(space.n_levels)]
+        self.n_perm = math.prod(len(o) for o in self.orders)
+        per_level = [[lv.keep_fixed | frozenset(c) for r in range(len(lv.keep_free) + 1)
+                      for c in itertools.combinations(lv.keep_free, r)] for lv in space.levels]
+        n_bypass = math.prod(len(p) for p in per_level)
+        if n_bypass > MAX_BYPASS_CHOICES:
+            raise InvalidMappingError(
+                f"{n_bypass} bypass choices per draw (more than {MAX_BYPASS_CHOICES}): "
+                "constrain keep/bypass for the random mapper", field="random")
+        self.bypass = [tuple(k) for k in itertools.product(*per_level)]
+        self._vector_checks()
+
+    def _vector_checks(self) -> None:
+        """Per dimension and factorization: a code of its spatial part, and the size of
+        its tile at and below every capacity-bounded level (the product of its factors
+        there). A draw's spatial assignment fits iff its codes form a fitting key; its
+        kept tiles fit iff, per level, the kept data spaces' tile products sum to at most
+        the level's effective size (the model's capacity rule)."""
+        sp = self.space
+        self.codes, self.valid_codes = [], set()
+        index: list[dict[tuple[int, ...], int]] = []
+        for opts in self.options:
+            parts: dict[tuple[int, ...], int] = {}
+            self.codes.append(np.array([parts.setdefault(o[self.nt:], len(parts)) for o in opts],
+                                       dtype=np.int64))
+            index.append(parts)
+        self.code_base = [math.prod(len(p) for p in index[:di]) for di in range(len(index))]
+        for key in self.spatial_rows:
+            if all(key[di] in index[di] for di in range(len(key))):
+                self.valid_codes.add(sum(index[di][key[di]] * self.code_base[di]
+                                         for di in range(len(key))))
+        self.valid_code_array = np.array(sorted(self.valid_codes), dtype=np.int64)
+        slot_levels = [i for _, i in self.slots]
+        self.cap_levels = [i for i, lv in enumerate(sp.arch.storage) if lv.effective_size is not None]
+        self.caps = np.array([sp.arch.storage[i].effective_size for i in self.cap_levels], dtype=float)
+        # inner[di][option, c]: product of the option's factors at levels >= cap_levels[c]
+        self.inner = []
+        for opts in self.options:
+            arr = np.ones((len(opts), len(self.cap_levels)))
+            for c, lvl in enumerate(self.cap_levels):
+                for j, sl in enumerate(slot_levels):
+                    if sl >= lvl:
+                        arr[:, c] *= np.array([o[j] for o in opts], dtype=float)
+            self.inner.append(arr)
+        self.ds_dims = [[sp.dims.index(d) for d in ds.dims] for ds in sp.problem.data_spaces]
+        names = [ds.name for ds in sp.problem.data_spaces]
+        # kept[v, c, d]: does bypass choice v keep data space d at capacity level c
+        self.kept = np.array([[[name in keep[i] for name in names] for i in self.cap_levels]
+                              for keep in self.bypass], dtype=float).reshape(
+                                  len(self.bypass), len(self.cap_levels), len(names))
+
+    def digits(self, gids: np.ndarray) -> list[np.ndarray]:
+        """Each dimension's factorization index of global IDs (the first dimension the
+        least significant digit, as Timeloop's cartesian counter reads an ID)."""
+        out = []
+        g = gids
+        for n in self.sizes:
+            g, idx = np.divmod(g, n)
+            out.append(idx.astype(np.int64))
+        return out
+
+    def check(self, digits: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """For a batch: does each draw's spatial assignment fit the fan-outs, and does
+        each (draw, bypass choice) fit the capacities."""
+        combo = sum(self.codes[di][d] * self.code_base[di] for di, d in enumerate(digits))
+        spatial_ok = np.isin(combo, self.valid_code_array)
+        if not self.cap_levels:
+            return spatial_ok, np.ones((len(combo), len(self.bypass)), dtype=bool)
+        tiles = np.ones((len(combo), len(self.cap_levels), len(self.ds_dims)))
+        for d, dims in enumerate(self.ds_dims):
+            for di in dims:
+                tiles[:, :, d] *= self.inner[di][digits[di]]
+        used = np.einsum("ncd,vcd->nvc", tiles, self.kept)
+        return spatial_ok, np.all(used <= self.caps, axis=2)
+
+    def perm(self, index: int) -> tuple[tuple[str, ...], ...]:
+        """The loop orders of a loop-permutation index (the innermost level the least
+        significant digit)."""
+        out: list[tuple[str, ...]] = [()] * len(self.orders)
+        for i in reversed(range(len(self.orders))):
+            index, j = divmod(index, len(self.orders[i]))
+            out[i] = self.orders[i][j]
+        return tuple(out)
 
     def _bound(self, kind: str, i: int, di: int):
         lv = self.space.levels[i]
@@ -128,87 +311,129 @@ class _Sampler:
         rec(0, self.space.bounds[di], ())
         return out
 
-    def draw(self, rng: np.random.Generator) -> Choice:
-        """One random mapping whose spatial factors fit the fan-outs."""
+    def construct(self, global_id: int, perm: tuple[tuple[str, ...], ...],
+                  keep: tuple[frozenset[str], ...]) -> Choice | None:
+        """The mapping of an index-factorization ID, or None when its spatial factors
+        fit no fan-out."""
         sp = self.space
-        if not len(self.cum):
-            raise sp.empty_reason()
-        k = min(int(np.searchsorted(self.cum, rng.random(), side="right")), len(self.cum) - 1)
-        key = self.keys[k]
+        picks = []
+        g = global_id
+        for opts in self.options:           # first dimension: least significant digit
+            g, idx = divmod(g, len(opts))
+            picks.append(opts[idx])
+        row = self.spatial_rows.get(tuple(p[self.nt:] for p in picks))
+        if row is None:
+            return None
         temporal = [[1] * len(sp.dims) for _ in range(sp.n_levels)]
-        for di, part in enumerate(key):
-            members = self.groups[di][part]
-            pick = members[int(rng.integers(len(members)))]
+        for di, p in enumerate(picks):
             for j, i in enumerate(sp.temporal_levels):
-                temporal[i][di] = pick[j]
-        row = self.rows[k]
-        perm = []
-        for i in range(sp.n_levels):
-            orders = sp.orders(i)
-            perm.append(orders[int(rng.integers(len(orders)))])
-        keep = []
-        for lv in sp.levels:
-            free = [d for d in lv.keep_free if rng.integers(2)]
-            keep.append(lv.keep_fixed | frozenset(free))
-        if row not in self._spatial_rows:
+                temporal[i][di] = p[j]
+        if row not in self._spatial:
             got = self.table.get(row)
-            self._spatial_rows[row] = Spatial(got.factors, got.axes)
-        return Choice(keep=tuple(keep), spatial=self._spatial_rows[row],
-                      temporal=tuple(tuple(t) for t in temporal), perm=tuple(perm))
+            self._spatial[row] = Spatial(got.factors, got.axes)
+        return Choice(keep=keep, spatial=self._spatial[row],
+                      temporal=tuple(tuple(t) for t in temporal), perm=perm)
 
-    def fits(self, c: Choice) -> bool:
-        """The model's capacity rule (every level's kept tiles within its effective
-        size), checked before the model is run: most invalid draws end here."""
-        sp = self.space
-        n = sp.n_levels
-        for i in self.capacity_levels:
-            cap = sp.arch.storage[i].effective_size
-            used = 0
-            for name in c.keep[i]:
-                t = 1
-                for di in self.rel[name]:
-                    for j in range(i, n):
-                        t *= c.temporal[j][di] * c.spatial.factors[j][di]
-                used += t
-            if used > cap:
-                return False
-        return True
+
+@dataclass
+class _Thread:
+    """One search thread's counters, as timeloop's MapperThread keeps them."""
+
+    part: int                    # index factorizations in the thread's part
+    part_mappings: int           # mappings in it (Timeloop's search ends once seen)
+    victory: int
+    timeout: int
+    since: int = 0               # valid mappings since the last improvement
+    bad: int = 0                 # invalid mappings in a row
+    valid: int = 0
+    invalid: int = 0
+    seq: int = 0                 # the bypass sequence goes on across draws
+    best: float = math.inf
+
+    def running(self) -> bool:
+        return (self.since < self.victory and self.bad < self.timeout
+                and self.valid < self.part_mappings)
+
+
+def _run_thread(sampler: _Sampler, engine: Engine, obj: Objective, th: _Thread, t: int,
+                threads: int, seed: int) -> tuple[float, Choice, EvalResult] | None:
+    """Thread t's search; returns its best (score, choice, result)."""
+    space = sampler.space
+    n_bypass = len(sampler.bypass)
+    batch = max(64, 65536 // n_bypass)
+    state = engine_state(seed)
+    ids = StdUniform(th.part, state)
+    perms = StdUniform(sampler.n_perm, state)
+    best: tuple[float, Choice, EvalResult] | None = None
+    while th.running():
+        gids = ids.take(batch) * threads + t
+        pids = perms.take(batch)
+        spatial_ok, cap_ok = sampler.check(sampler.digits(gids))
+        for n in range(batch):
+            if not th.running():
+                break
+            if not spatial_ok[n]:
+                # every bypass choice of the draw fails to construct, each counted
+                step = min(n_bypass, th.timeout - th.bad)
+                th.invalid += step
+                th.bad += step
+                th.seq += n_bypass
+                continue
+            perm = sampler.perm(int(pids[n]))
+            for j in range(n_bypass):
+                if not th.running():
+                    break
+                only_bypass = j > 0
+                v = th.seq % n_bypass
+                th.seq += 1
+                r = None
+                if cap_ok[n, v]:
+                    c = sampler.construct(int(gids[n]), perm, sampler.bypass[v])
+                    try:
+                        r = engine.evaluate(space.to_nest(c))
+                    except InvalidMappingError:
+                        r = None
+                if r is None:
+                    th.invalid += 1
+                    if not only_bypass:
+                        th.bad += 1
+                    continue
+                th.bad = 0
+                th.valid += 1
+                score = obj.of(r)
+                if score < th.best:
+                    th.best, th.since = score, 0
+                    best = (score, c, r)
+                elif not only_bypass:
+                    th.since += 1
+    return best
 
 
 def random_search(space: MapSpace, engine: Engine, *, objective: str = "edp", seed: int = 0,
                   threads: int = THREADS, victory: int = VICTORY,
-                  max_invalid: int = MAX_INVALID) -> RandomOutcome:
-    """The best of `threads` seeded random-search threads (module doc)."""
+                  timeout: int = TIMEOUT) -> RandomOutcome:
+    """The best of `threads` random-search threads over a split mapspace (module doc).
+
+    Each thread reads two streams that start alike in every thread: index-factorization
+    IDs (drawn in batches, so that the fan-out and capacity checks run on arrays) and
+    loop orders (one per draw that reaches the model)."""
     obj = Objective(objective)
     sampler = _Sampler(space)
-    best: tuple[float, int, Choice, EvalResult] | None = None
+    if not sampler.valid_codes or not sampler.if_size:
+        raise space.empty_reason()
+    per_id = sampler.n_perm * len(sampler.bypass)
+    best: tuple[float, Choice, EvalResult] | None = None
     valid = invalid = 0
-    for t in range(threads):
-        rng = np.random.default_rng([seed, t])
-        t_best = math.inf
-        since = bad = 0
-        while since < victory and bad < max_invalid:
-            c = sampler.draw(rng)
-            if not sampler.fits(c):
-                invalid += 1
-                bad += 1
-                continue
-            try:
-                r = engine.evaluate(space.to_nest(c))
-            except InvalidMappingError:
-                invalid += 1
-                bad += 1
-                continue
-            bad = 0
-            valid += 1
-            score = obj.of(r)
-            if score < t_best:
-                t_best, since = score, 0
-                if best is None or score < best[0]:
-                    best = (score, t, c, r)
-            else:
-                since += 1
+    for t, part in enumerate(split_sizes(sampler.if_size, threads)):
+        if part <= 0:
+            continue
+        th = _Thread(part=part, part_mappings=part * per_id, victory=victory, timeout=timeout)
+        got = _run_thread(sampler, engine, obj, th, t, threads, seed)
+        valid += th.valid
+        invalid += th.invalid
+        if got is not None and (best is None or got[0] < best[0]):
+            best = got                       # the earlier thread wins a tie
     if best is None:
         raise space.empty_reason()
-    return RandomOutcome(choice=best[2], result=best[3], score=best[0], valid=valid,
+    return RandomOutcome(choice=best[1], result=best[2], score=best[0], valid=valid,
                          invalid=invalid)

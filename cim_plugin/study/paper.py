@@ -103,13 +103,32 @@ def _timeloop_random_mapper(ps: Any, extra: list[dict[str, Any]], workdir: Path 
         raise ValueError("the timeloop backend needs a working folder")
     workdir = workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
+    inp = workdir / "mapper-input.yaml"
+    write_yaml(inp, method_mapper_input(ps, extra))
+    return tl.run_mapper([inp], workdir / "mapper", timeout=None,
+                         compute_latency=ps.latency)
+
+
+def method_mapper_input(ps: Any, extra: list[dict[str, Any]], *, threads: int | None = None,
+                        dim_order: str | None = None) -> dict[str, Any]:
+    """The timeloop-mapper input of the method's baseline mapping: the point's processed
+    input, the library's ERT/ART embedded, the method's constraints added and its mapper
+    settings. `threads` and `dim_order` (the problem's dimensions listed in another order,
+    which renumbers Timeloop's index-factorization space and so gives another sample of
+    the same random search) vary the run for spread measurements."""
     doc = dict(ps.built.processed)
     targets = list(doc.get("architecture_constraints", {}).get("targets", [])) + extra
     doc["architecture_constraints"] = {"targets": targets}
-    doc["mapper"] = dict(METHOD_MAPPER)
+    doc["mapper"] = dict(METHOD_MAPPER, **({"num_threads": threads} if threads else {}))
+    if dim_order is not None:
+        problem = dict(doc["problem"])
+        shape = dict(problem["shape"])
+        if sorted(dim_order) != sorted(shape["dimensions"]):
+            raise ValueError(f"dim_order {dim_order!r} is not an order of "
+                             f"{''.join(shape['dimensions'])}")
+        shape["dimensions"] = list(dim_order)
+        problem["shape"] = shape
+        doc["problem"] = problem
     doc.update(ps.ert.to_yaml_dict())
     doc.update(ps.art.to_yaml_dict())
-    inp = workdir / "mapper-input.yaml"
-    write_yaml(inp, doc)
-    return tl.run_mapper([inp], workdir / "mapper", timeout=None,
-                         compute_latency=ps.latency)
+    return doc
