@@ -1,23 +1,23 @@
-"""The random-mapper emulation of the method's baseline mapping, over seeds; prints JSON.
+"""Timeloop's random mapper, reproduced, on the method's baseline; prints JSON.
 
-On a GEMM (default: BERT-Large 512x1024x1024, the reference run's shape) it maps the
-tensor-core baseline under the method's constraints with `mapping.random_mapper` for
-each seed (8 threads, victory condition 100, EDP) and reports utilization, cycles,
-energy and EDP per seed and their spread, beside the optimum under the same constraints,
-the reference run of Timeloop's own random mapper (WWWtoCiM tensor_core_like/outputs
-timeloop-mapper.stats.txt: 3295525 cycles, 1838.76 uJ, utilization 15.91 %) and the
-spread of real timeloop-mapper runs on the same input.
+On BERT-Large 512x1024x1024 (the reference run's shape; `--gemm` for another) under the
+method's constraints, with the method's settings (EDP, victory condition 100, 8 threads):
 
-Real timeloop-mapper is deterministic for a given input and thread count (its engines
-start from their default seed), so its spread comes from varying the thread count and the
-order in which the problem lists its dimensions (which renumbers the index-factorization
-space and so draws another sample of the same search). `TIMELOOP_RUNS` holds such runs
-(Timeloop c116d0b35b91d99001021bccb02e935a184bbda1; input: the study's paper-compat
-baseline mapper input, `study.paper.method_mapper_input`, the library's energy tables
-embedded). `--timeloop 8:MNK,8:KNM,...` reruns them (threads:dimension order) when
-timeloop-mapper is installed (CIM_PLUGIN_TIMELOOP_BIN); each takes minutes.
+- `timeloop_runs`: real timeloop-mapper runs (Timeloop c116d0b35b91d99001021bccb02e935a184bbda1;
+  input: `study.paper.method_mapper_input`, the library's energy tables embedded), by
+  thread count and by the order in which the problem lists its dimensions, beside the
+  reproduction with seed 0 (Timeloop's own random numbers), which should return the
+  same mapping;
+- `spread`: the reproduction over seeds 0..N-1 (other start states of Timeloop's
+  engines): utilization, cycles, energy, EDP per seed, their mean, std, min and max;
+- the optimum under the same constraints and the authors' reference run
+  (WWWtoCiM tensor_core_like/outputs timeloop-mapper.stats.txt: 3295525 cycles,
+  1838.76 uJ, utilization 15.91 %).
 
-Usage: python benchmarks/bench_random_baseline.py [--seeds 30] [--gemm 512,1024,1024]
+`--timeloop 8:MNK,3:NKM,...` (threads:dimension order) reruns timeloop-mapper for those
+when it is installed (CIM_PLUGIN_TIMELOOP_BIN); each takes minutes.
+
+Usage: python benchmarks/bench_random_baseline.py [--seeds 40] [--gemm 512,1024,1024]
        [--threads 8] [--timeloop 8:MNK,8:MKN]
 """
 
@@ -40,14 +40,15 @@ from cim_plugin.study.paper import method_baseline_targets, method_mapper_input 
 from cim_plugin.study.runner import Point, setup_point  # noqa: E402
 
 REFERENCE = {"source": "WWWtoCiM reference run tensor_core_like/outputs (timeloop-mapper, "
-                       "random, 8 threads, victory 100)",
+                       "random, 8 threads, victory 100, the authors' energy tables)",
              "cycles": 3295525, "energy_uJ": 1838.76, "utilization": 0.1591}
 
 #: real timeloop-mapper on BERT 512x1024x1024 (module doc): threads, dimension order,
-#: cycles, energy in uJ
+#: cycles, energy in uJ as printed in its stats
 TIMELOOP_RUNS = [
-    (1, "MNK", 3395389, 1862.9), (2, "MNK", 3395389, 1862.9), (3, "MNK", 3295525, 1769.92),
+    (1, "MNK", 3395389, 1862.91), (2, "MNK", 3395389, 1862.9), (3, "MNK", 3295525, 1769.9),
     (4, "MNK", 3295525, 2102.2), (8, "MNK", 3395389, 1787.65), (8, "MKN", 3295525, 1734.44),
+    (8, "NMK", 3295525, 1734.44), (8, "NKM", 3245593, 1761.06),
 ]
 
 
@@ -62,26 +63,29 @@ def _spread(values: list[float]) -> dict:
             "min": min(values), "max": max(values), "n": len(values)}
 
 
-def _timeloop(ps, extra, runs: str) -> list[dict]:
-    from cim_plugin.backends import timeloop as tl
+def _input(ps, extra, threads: int, order: str, folder: Path) -> Path:
     from cim_plugin.io.yamlout import write_yaml
 
-    out = []
-    for item in runs.split(","):
-        threads, order = item.split(":")
-        with tempfile.TemporaryDirectory() as d:
-            inp = Path(d) / "in.yaml"
-            write_yaml(inp, method_mapper_input(ps, extra, threads=int(threads), dim_order=order))
-            t0 = time.perf_counter()
-            _, r = tl.run_mapper([inp], Path(d) / "out", timeout=None, compute_latency=ps.latency)
-        out.append({"threads": int(threads), "order": order, **_figures(r),
-                    "seconds": round(time.perf_counter() - t0, 1)})
-    return out
+    path = folder / f"in-{threads}-{order}.yaml"
+    write_yaml(path, method_mapper_input(ps, extra, threads=threads, dim_order=order))
+    return path
+
+
+def _reproduce(path: Path, threads: int):
+    """The reproduction on the very input timeloop-mapper reads (its dimension order)."""
+    from cim_plugin.api import load_spec, make_engine
+    from cim_plugin.mapping.constraints import parse_constraints
+    from cim_plugin.mapping.mapspace import MapSpace
+
+    inp = load_spec([path])
+    cons = parse_constraints(inp.targets, inp.arch, inp.problem, inp.constraints_file)
+    engine, _, _ = make_engine(inp.arch, inp.problem, inp.ert, inp.art)
+    return random_search(MapSpace(inp.arch, inp.problem, cons), engine, seed=0, threads=threads)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--seeds", type=int, default=30)
+    ap.add_argument("--seeds", type=int, default=40)
     ap.add_argument("--gemm", default="512,1024,1024")
     ap.add_argument("--threads", type=int, default=8)
     ap.add_argument("--timeloop", default="", help="threads:order,... run real timeloop-mapper")
@@ -99,24 +103,40 @@ def main() -> None:
     best = search(ps.space, ps.engine, objective="edp", mode="exact")
     ref_edp = REFERENCE["energy_uJ"] * 1e-6 * REFERENCE["cycles"] * 1e-9
     report = {
-        "gemm": [m, n, k], "threads": args.threads, "runs": runs,
+        "gemm": [m, n, k], "threads": args.threads,
         "spread": {key: _spread([r[key] for r in runs])
                    for key in ("utilization", "cycles", "energy_uJ", "edp_Js")},
+        "runs": runs,
         "optimum_same_constraints": _figures(best.result),
         "timeloop_reference": {**REFERENCE, "edp_Js": float(f"{ref_edp:.6g}")},
     }
-    if (m, n, k) == (512, 1024, 1024):
-        edps = [c * 1e-9 * e * 1e-6 for _, _, c, e in TIMELOOP_RUNS]
-        mean = statistics.fmean(r["edp_Js"] for r in runs)
-        report["timeloop_runs"] = {
-            "runs": [{"threads": t, "order": o, "cycles": c, "energy_uJ": e,
-                      "utilization": round(m * n * k / 1024 / c, 6),
-                      "edp_Js": float(f"{c * 1e-9 * e * 1e-6:.6g}")}
-                     for t, o, c, e in TIMELOOP_RUNS],
-            "edp_Js": _spread(edps),
-            "emulation_mean_within_spread": min(edps) <= mean <= max(edps)}
-    if args.timeloop:
-        report["timeloop_rerun"] = _timeloop(ps, extra, args.timeloop)
+    with tempfile.TemporaryDirectory() as tmp:
+        if (m, n, k) == (512, 1024, 1024):
+            rows = []
+            for threads, order, cycles, energy in TIMELOOP_RUNS:
+                got = _reproduce(_input(ps, extra, threads, order, Path(tmp)), threads).result
+                rows.append({"threads": threads, "order": order, "timeloop_cycles": cycles,
+                             "timeloop_energy_uJ": energy, "reproduced": _figures(got),
+                             "same": int(got.cycles) == cycles
+                             and abs(got.energy_pJ / 1e6 - energy) <= 0.051})
+            report["timeloop_runs"] = rows
+        if args.timeloop:
+            from cim_plugin.backends import timeloop as tl
+
+            rerun = []
+            for item in args.timeloop.split(","):
+                threads, order = int(item.split(":")[0]), item.split(":")[1]
+                path = _input(ps, extra, threads, order, Path(tmp))
+                t0 = time.perf_counter()
+                _, r = tl.run_mapper([path], Path(tmp) / f"out-{threads}-{order}", timeout=None,
+                                     compute_latency=ps.latency)
+                got = _reproduce(path, threads).result
+                rerun.append({"threads": threads, "order": order, "timeloop": _figures(r),
+                              "timeloop_seconds": round(time.perf_counter() - t0, 1),
+                              "reproduced": _figures(got),
+                              "same": int(got.cycles) == int(r.cycles)
+                              and abs(got.energy_pJ - r.energy_pJ) <= 1e-6 * r.energy_pJ})
+            report["timeloop_rerun"] = rerun
     print(json.dumps(report, indent=1))
 
 

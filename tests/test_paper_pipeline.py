@@ -1,4 +1,4 @@
-"""The original pipeline (`--paper-compat`): the random-mapper emulation of the baseline,
+"""The original pipeline (`--paper-compat`): the random-mapper reproduction of the baseline,
 the original priority mapping in export and study, and the original post-processing."""
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def test_method_constraints_by_hand():
         {"target": "LRF", "type": "temporal", "factors": "M=1,N<=128,K=1"}]
 
 
-def test_emulation_is_deterministic_and_respects_the_constraints():
+def test_reproduction_is_deterministic_and_respects_the_constraints():
     from cim_plugin.mapping.random_mapper import random_search
 
     ps = _baseline_setup(64, 256, 128)
@@ -55,7 +55,7 @@ def test_emulation_is_deterministic_and_respects_the_constraints():
     assert best.score <= a.score * (1 + 1e-12)
 
 
-def test_emulation_on_the_reference_shape_lands_in_timeloops_band():
+def test_reproduction_on_the_reference_shape_lands_in_timeloops_band():
     """BERT 512x1024x1024: Timeloop's random mapper left the tensor core at 15.9 %
     (reference run tensor_core_like/outputs, stats.txt: 3295525 cycles for 536870912
     MACs on 1024 MACs); the method's shapes gave 3-16 %."""
@@ -63,7 +63,7 @@ def test_emulation_on_the_reference_shape_lands_in_timeloops_band():
     util = rec["result"]["utilization"]
     assert 0.03 <= util <= 0.17
     assert rec["result"]["cycles"] >= 536870912 // 1024
-    assert rec["mapper"]["search"] == "random-emulation" and rec["mapper"]["valid_mappings"] >= 800
+    assert rec["mapper"]["search"] == "timeloop-random reproduced" and rec["mapper"]["valid_mappings"] >= 800
 
 
 def test_paper_compat_export_pins_the_original_algorithm(tmp_path):
@@ -94,7 +94,7 @@ def test_paper_compat_study_is_the_original_pipeline(tmp_path):
     cim = df[df["design"] == "cim_smem"].iloc[0]
     base = df[df["design"] == "tensor_core"].iloc[0]
     assert cim["mapper_search"] == "original-priority"
-    assert base["mapper_search"] == "random-emulation"
+    assert base["mapper_search"] == "timeloop-random reproduced"
     # the original post-processing: CiM throughput in MAC/s, the baseline's in op/s
     assert cim["paper_throughput_unit"] == "GMAC/s" and base["paper_throughput_unit"] == "GOPS"
     assert base["paper_total_ops"] == 2 * 64 * 256 * 256 - 64 * 256
@@ -121,3 +121,7 @@ def test_timeloop_backend_maps_the_baseline_with_the_real_random_mapper(tmp_path
     assert rec["result"]["computes"] == 64 ** 3
     # 262144 MACs on 1024 MACs: at least 256 cycles; the method's constraints keep it lower
     assert rec["result"]["cycles"] >= 256 and rec["result"]["utilization"] <= 1.0
+    # the embedded backend reproduces that search: the same mapping, the same figures
+    emb = evaluate_point(Point("tensor_core", None, 64, 64, 64, "paper"), load_config(None))
+    assert emb["result"]["cycles"] == rec["result"]["cycles"]
+    assert math.isclose(emb["result"]["energy_pJ"], rec["result"]["energy_pJ"], rel_tol=1e-6)

@@ -1,24 +1,43 @@
-"""The random-mapper emulation (`mapping.random_mapper`) against Timeloop's own mapspace
-and termination rules, derived by hand and from timeloop-mapper's printed sizes."""
+"""Timeloop's random mapper, reproduced (`mapping.random_mapper`, `mapping.uber`,
+`mapping.std_random`): against real timeloop-mapper runs mapping by mapping, against the
+C++ standard library's random numbers, against Timeloop's printed mapspace sizes and
+against hand-derived counts."""
 
 from __future__ import annotations
 
-import math
+import json
 import shutil
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cim_plugin.backends import timeloop as tl
 from cim_plugin.errors import InvalidMappingError
-from cim_plugin.mapping.random_mapper import StdUniform, _Sampler, random_search, split_sizes
+from cim_plugin.mapping.random_mapper import (
+    _run_thread,
+    _Sampler,
+    _Thread,
+    random_search,
+    split_sizes,
+)
+from cim_plugin.mapping.std_random import StdUniform
+from cim_plugin.mapping.uber import cofactor_lists, factoradic_permute, timeloop_divisors
 from cim_plugin.model.engine import Engine, ModelOptions
+from cim_plugin.model.objective import Objective
+from cim_plugin.spec.arch import architecture_from_processed
+from cim_plugin.spec.ert import ert_from_dict
+from cim_plugin.spec.problem import gemm_problem
 from cim_plugin.study.config import load_config
 from cim_plugin.study.paper import method_baseline_targets
 from cim_plugin.study.runner import Point, setup_point
 from tests.test_mapper import _space, specs
+
+TIMELOOP_RUNS = json.loads((Path(__file__).parent / "data" / "timeloop_random_mapper.json")
+                           .read_text())
 
 
 def _baseline(m, n, k):
@@ -40,46 +59,89 @@ def test_split_cuts_the_space_like_timeloop():
 
 def test_the_reference_mapspace_has_timeloops_sizes():
     """BERT 512x1024x1024 under the method's constraints. timeloop-mapper (c116d0b) on the
-    same input prints IndexFactorization 1552320 and LoopPermutation 1296. By hand: M=2^9
-    spreads over DRAM, SMEM and both fan-outs, C(12,3) = 220 ways; N=2^10 has 16 fixed on
-    the PE array, 2^6 left over DRAM, SMEM, the subpartition fan-out and LRF (N<=128),
-    C(9,3) = 84; K likewise with RF instead of LRF, 84. Orders: four levels with three
-    free loops, 6^4."""
+    same input prints IndexFactorization 1552320, LoopPermutation 1296, Spatial 16,
+    DatatypeBypass 1. By hand: M=2^9 spreads over DRAM, SMEM and both fan-outs,
+    C(12,3) = 220 ways; N=2^10 has 16 fixed on the PE array, 2^6 left over DRAM, SMEM,
+    the subpartition fan-out and LRF (N<=128), C(9,3) = 84; K likewise with RF instead
+    of LRF, 84. Orders: the PE array (2-D), RF, SMEM and DRAM permute three loops, 6^4;
+    splits: 4 points at each of the two fan-outs."""
     s = _Sampler(_baseline(512, 1024, 1024).space)
-    assert [len(o) for o in s.options] == [220, 84, 84]
-    assert s.if_size == 1552320
-    assert math.prod(len(o) for o in s.orders) == 1296
-    assert len(s.bypass) == 1
-    # the first dimension is the least significant digit of an ID
-    perm = tuple(o[0] for o in s.orders)
-    key = next(iter(s.spatial_rows))                   # a spatial assignment that fits
-    idx = [[j for j, o in enumerate(opts) if o[s.nt:] == key[di]]
-           for di, opts in enumerate(s.options)]
-    for pick in ((0, 0, 0), (-1, -1, -1), (0, -1, 0)):
-        i0, i1, i2 = (idx[di][p] for di, p in enumerate(pick))
-        c = s.construct(i0 + 220 * (i1 + 84 * i2), perm, s.bypass[0])
-        assert c is not None
-        for di, j in enumerate((i0, i1, i2)):
-            assert [c.temporal[i][di] for i in s.space.temporal_levels] == \
-                list(s.options[di][j][:s.nt])
-    # a factorization whose spatial factors fit no fan-out is no mapping
-    bad = [j for j, o in enumerate(s.options[0])
-           if all(o[s.nt:] != k[0] for k in s.spatial_rows)]
-    assert bad and s.construct(bad[0] + 220 * (idx[1][0] + 84 * idx[2][0]), perm,
-                               s.bypass[0]) is None
+    assert s.sizes == [220, 84, 84] and s.if_size == 1552320
+    assert (s.n_perm, s.n_split, len(s.bypass)) == (1296, 16, 1)
+
+
+def test_timeloop_orders_by_hand():
+    # Factors::CalculateAllFactors_ lists 1, n, 2, n/2, ... up to the square root
+    assert timeloop_divisors(12) == [1, 12, 2, 6, 3, 4]
+    assert timeloop_divisors(16) == [1, 16, 2, 8, 4]
+    # MultiplicativeSplitRecursive_: the outer loop picks the last entry, in divisor order
+    assert cofactor_lists(4, 2, {}, {}) == [(4, 1), (1, 4), (2, 2)]
+    # a given factor is inserted at its level after splitting the rest (8/2 = 4 over two)
+    assert cofactor_lists(8, 3, {0: 2}, {}) == [(2, 4, 1), (2, 2, 2), (2, 1, 4)]
+    # Factoradic::Permute: the Lehmer code of the index
+    got = ["".join(factoradic_permute(list("MNK"), i)) for i in range(6)]
+    assert got == ["MNK", "MKN", "NMK", "NKM", "KMN", "KNM"]
+
+
+def test_seed_0_is_timeloops_own_run():
+    """One thread, victory condition 30: the real timeloop-mapper's log names, for each
+    of its 50 valid mappings, how many mappings it had drawn and the utilization; the
+    reproduction draws the same mappings in the same order."""
+    ps = _baseline(512, 1024, 1024)
+    s = _Sampler(ps.space)
+    th = _Thread(part=s.if_size, part_mappings=s.if_size * s.n_perm * s.n_split,
+                 victory=30, timeout=100000, trace=[])
+    _run_thread(s, ps.engine, Objective("edp"), th, 0, 1, 0)
+    want = TIMELOOP_RUNS["trace"]["rows"]
+    assert [(drawn, valid) for drawn, valid, _ in th.trace] == [(d, v) for d, v, _ in want]
+    for (_, _, util), (_, _, printed) in zip(th.trace, want):
+        assert util * 100 == pytest.approx(printed, abs=6e-4)
+
+
+@pytest.mark.parametrize("row", TIMELOOP_RUNS["runs"]["rows"], ids=lambda r: f"{r[0]}threads")
+def test_runs_equal_timeloop_mapper(row):
+    """timeloop-mapper with the method's settings (victory condition 100) and 1-8 threads:
+    the reproduction returns its mapping (cycles exactly, energy as printed)."""
+    threads, cycles, energy_uj, valid, drawn = row
+    ps = _baseline(512, 1024, 1024)
+    out = random_search(ps.space, ps.engine, seed=0, threads=threads)
+    assert out.result.cycles == cycles
+    assert out.result.energy_pJ / 1e6 == pytest.approx(energy_uj, abs=0.051)
+    if valid is not None:
+        assert (out.valid, out.valid + out.invalid) == (valid, drawn)
 
 
 def test_a_space_smaller_than_the_victory_condition_ends_when_seen():
     """1x1x1: one index factorization (every factor 1), so thread 0 holds it and the
-    other seven threads hold nothing; its part holds 1 * 1296 * 1 mappings, all with the
-    same EDP. Victory 100: the first is the best, 100 equal ones later the thread stops
-    (101 valid). Without a victory condition Timeloop's random search stops after as many
-    valid mappings as the part holds: 1296."""
+    other seven threads hold nothing, and all its mappings have the same EDP. Victory
+    100: the first is the best, 100 equal ones later the thread stops (101 valid)."""
     ps = _baseline(1, 1, 1)
     out = random_search(ps.space, ps.engine, seed=0)
     assert (out.valid, out.invalid) == (101, 0)
-    out = random_search(ps.space, ps.engine, seed=0, victory=10**9)
-    assert (out.valid, out.invalid) == (1296, 0)
+
+
+def test_the_search_ends_once_it_has_seen_its_part():
+    """DRAM over one buffer over one MAC, GEMM 1x1x2. Tiling levels: the buffer's
+    (innermost, canonical order) and DRAM's (3! orders); K=2 splits as (2, 1) or (1, 2):
+    2 x 6 = 12 mappings, no fan-out, every tile fits. Timeloop's random search ends
+    after as many valid mappings as that (revisits counted), whatever the victory
+    condition."""
+    arch = architecture_from_processed({"subtree": [{"name": "sys", "local": [
+        {"name": "DRAM", "class": "DRAM", "attributes": {"width": 64, "datawidth": 8}},
+        {"name": "GLB", "class": "SRAM", "attributes": {"depth": 64, "width": 8, "datawidth": 8}},
+        {"name": "mac", "class": "intmac", "attributes": {"datawidth": 8}}]}]})
+    ert = ert_from_dict({"ERT": {"tables": [
+        {"name": n, "actions": [{"name": a, "energy": e} for a in ("read", "write", "update")]}
+        for n, e in (("sys.DRAM", 100.0), ("sys.GLB", 1.0))] + [
+        {"name": "sys.mac", "actions": [{"name": "compute", "energy": 0.5}]}]}})
+    problem = gemm_problem(1, 1, 2)
+    space = _space(arch, problem, [{"target": "GLB", "type": "bypass", "keep": ["A", "B", "Z"]}])
+    engine = Engine(arch, problem, ert, options=ModelOptions(compute_latency_cycles=1.0))
+    s = _Sampler(space)
+    assert (s.if_size, s.n_perm, s.n_split, len(s.bypass)) == (2, 6, 1, 1)
+    for victory in (100, 10**9):
+        out = random_search(space, engine, seed=0, threads=1, victory=victory)
+        assert (out.valid, out.invalid) == (12, 0)
 
 
 def test_threads_draw_the_same_stream():
@@ -136,7 +198,7 @@ def test_draws_equal_the_cxx_library(tmp_path):
 
 
 @pytest.mark.parametrize("gemm", [(1, 4096, 4096), (7, 13, 147), (64, 256, 128)])
-def test_emulation_never_beats_the_optimum_under_the_same_constraints(gemm):
+def test_random_search_never_beats_the_optimum_under_the_same_constraints(gemm):
     from cim_plugin.mapping.search import search
 
     ps = _baseline(*gemm)
@@ -151,28 +213,65 @@ def test_emulation_never_beats_the_optimum_under_the_same_constraints(gemm):
 @given(specs(), st.integers(0, 2**32 - 1))
 def test_batch_checks_agree_with_the_model(spec, pick):
     """The sampler rejects draws before the model runs; on random architectures with free
-    bypass bits, its fan-out check must agree with constructing the mapping, and its
-    capacity check with the model refusing the mapping, for every bypass choice."""
+    bypass bits, a draw it passes on fan-outs may still fail its X/Y split, one it
+    rejects never builds, and its capacity check equals the model refusing the
+    mapping, for every bypass choice."""
     arch, problem, ert, targets, *_ = spec
     space = _space(arch, problem, targets)
     try:
         s = _Sampler(space)
     except InvalidMappingError:
         return
+    if not s.if_size:
+        return
     engine = Engine(arch, problem, ert, options=ModelOptions(compute_latency_cycles=1.0))
     rng = np.random.default_rng(pick)
     gids = np.arange(s.if_size) if s.if_size <= 300 else rng.integers(s.if_size, size=300)
-    spatial_ok, cap_ok = s.check(s.digits(gids))
-    perm = tuple(o[0] for o in s.orders)
-    for n, g in enumerate(gids):
+    digits = s.digits(gids)
+    spatial_ok, cap_ok = s.check(digits)
+    for n in range(len(gids)):
+        d = [int(x[n]) for x in digits]
+        built = [s.uber.construct(d, int(rng.integers(s.n_perm)), split, s.bypass[0])
+                 for split in range(s.n_split)]
+        if not spatial_ok[n]:
+            assert all(c is None for c in built)
+            continue
+        c0 = next((c for c in built if c is not None), None)
+        if c0 is None:
+            continue
         for v, keep in enumerate(s.bypass):
-            c = s.construct(int(g), perm, keep)
-            assert (c is not None) == bool(spatial_ok[n])
-            if c is None:
-                break
+            c = c0.__class__(keep=keep, spatial=c0.spatial, temporal=c0.temporal, perm=c0.perm)
             try:
                 engine.evaluate(space.to_nest(c))
                 accepted = True
             except InvalidMappingError:
                 accepted = False
             assert accepted == bool(cap_ok[n, v])
+
+
+@pytest.mark.skipif(tl.find_tool(tl.MAPPER) is None or tl.find_tool(tl.MODEL) is None,
+                    reason="timeloop-mapper/-model not found (CIM_PLUGIN_TIMELOOP_BIN)")
+@pytest.mark.parametrize("gemm,threads,order", [((64, 256, 128), 2, "NKM"),
+                                                ((96, 48, 147), 3, "KMN")])
+def test_reproduces_real_timeloop_mapper(tmp_path, gemm, threads, order):
+    """Real timeloop-mapper with the method's settings on shapes and thread counts the
+    stored runs do not cover (K=147 leaves the PE array's K at most 16, not a divisor):
+    seed 0 returns its mapping."""
+    from cim_plugin.api import load_spec, make_engine
+    from cim_plugin.io.yamlout import write_yaml
+    from cim_plugin.mapping.constraints import parse_constraints
+    from cim_plugin.mapping.mapspace import MapSpace
+    from cim_plugin.study.paper import method_mapper_input
+
+    ps = _baseline(*gemm)
+    path = tmp_path / "in.yaml"
+    write_yaml(path, method_mapper_input(ps, method_baseline_targets(*gemm), threads=threads,
+                                         dim_order=order))
+    _, theirs = tl.run_mapper([path], tmp_path / "out", timeout=600, compute_latency=ps.latency)
+    inp = load_spec([path])
+    cons = parse_constraints(inp.targets, inp.arch, inp.problem, inp.constraints_file)
+    engine, _, _ = make_engine(inp.arch, inp.problem, inp.ert, inp.art)
+    ours = random_search(MapSpace(inp.arch, inp.problem, cons), engine, seed=0,
+                         threads=threads).result
+    assert ours.cycles == theirs.cycles
+    assert ours.energy_pJ == pytest.approx(theirs.energy_pJ, rel=1e-6)

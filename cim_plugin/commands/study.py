@@ -37,7 +37,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--paper-compat", action="store_true", default=None,
                    help="the method's original pipeline end to end: the authors' priority "
                         "mapping pinned, the baseline under the method's constraints by "
-                        "(an emulation of) Timeloop's random mapper, the original "
+                        "Timeloop's random mapper (reproduced), the original "
                         "post-processing metrics in results.csv")
     p.add_argument("--backend", choices=("embedded", "timeloop"), default=None)
     p.add_argument("--no-progress", action="store_true")

@@ -45,8 +45,8 @@ def method_baseline_targets(m: int, n: int, k: int) -> list[dict[str, Any]]:
     return out
 
 
-#: seed of the random-mapper emulation in the study (its spread over seeds is in
-#: docs/paper-fidelity.md and benchmarks/random_baseline_spread.py)
+#: seed of the random-mapper reproduction in the study: 0 is timeloop-mapper's own run
+#: (the spread over seeds: docs/paper-fidelity.md, benchmarks/bench_random_baseline.py)
 RANDOM_SEED = 0
 #: the reference runs' mapper settings (WWWtoCiM designs/_include/mapper.yaml; 8 threads)
 METHOD_MAPPER = {"version": 0.4, "optimization_metrics": ["edp"], "live_status": False,
@@ -60,8 +60,8 @@ def evaluate_paper_point(point: Any, cfg: Any, workdir: Path | None = None) -> d
     CiM: the method's preset bank counts (iso-area for placements it has none for),
     the authors' priority algorithm pinned with no search, the WWW placeholder area.
     Baseline: the method's constraints added to the design's, mapped by the random
-    mapper -- emulated (`mapping.random_mapper`) on the embedded backend, the real
-    timeloop-mapper with `backend: timeloop`.
+    mapper -- reproduced (`mapping.random_mapper`, seed 0 = timeloop-mapper's own run)
+    on the embedded backend, the real timeloop-mapper with `backend: timeloop`.
     """
     from cim_plugin.mapping.random_mapper import THREADS, VICTORY, random_search
     from cim_plugin.mapping.search import search
@@ -85,7 +85,7 @@ def evaluate_paper_point(point: Any, cfg: Any, workdir: Path | None = None) -> d
                            mode, workdir)
         return rec
     out = random_search(ps.space, ps.engine, objective="edp", seed=RANDOM_SEED)
-    mapper = {"search": "random-emulation", "seed": RANDOM_SEED, "threads": THREADS,
+    mapper = {"search": "timeloop-random reproduced", "seed": RANDOM_SEED, "threads": THREADS,
               "victory_condition": VICTORY, "valid_mappings": out.valid,
               "invalid_mappings": out.invalid, "objective_value": out.score,
               "optimal": False, "gap": None}

@@ -6,7 +6,7 @@ x workload, the ratio CiM / baseline after each switch, in this order:
 0. published -- the method's figures (method.md, "Headline results");
 1. original pipeline reproduced -- `--paper-compat`: the method's bank counts, the
    authors' priority algorithm pinned, the baseline under the method's constraints by
-   the (emulated) random mapper, and the original post-processing exactly: ops =
+   the (reproduced) random mapper, and the original post-processing exactly: ops =
    2 MACs - M*N, CiM energy + 0.05 pJ per temporal reduction, CiM cycles = CiM-unit
    cycles x storage loop bounds bounded by every level's traffic, CiM throughput in
    MAC/s against the baseline's op/s;
