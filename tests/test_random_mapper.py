@@ -144,6 +144,15 @@ def test_the_search_ends_once_it_has_seen_its_part():
         assert (out.valid, out.invalid) == (12, 0)
 
 
+def test_a_search_that_never_draws_a_valid_mapping_says_so():
+    """BERT's first valid draw comes after 1102 invalid ones (the trace above): with a
+    timeout of 5 invalid mappings in a row every thread gives up, as Timeloop would."""
+    ps = _baseline(512, 1024, 1024)
+    with pytest.raises(InvalidMappingError, match="no valid mapping in 40 draws: each of its "
+                                                  "8 threads stopped after 5 invalid"):
+        random_search(ps.space, ps.engine, seed=0, timeout=5)
+
+
 def test_threads_draw_the_same_stream():
     """Every thread starts from the same generator state, as Timeloop's default-seeded
     engines do: with one index factorization per thread's part the threads' draws differ

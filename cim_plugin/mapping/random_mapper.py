@@ -152,6 +152,10 @@ class _Sampler:
     def digits(self, gids: np.ndarray) -> list[np.ndarray]:
         """Each dimension's factorization index of global IDs (the first dimension the
         least significant digit, as Timeloop's cartesian counter reads an ID)."""
+        if gids.dtype == object:                 # IDs past 64 bits: Python integers
+            rows = [self.uber.digits(int(g)) for g in gids]
+            return [np.array([r[di] for r in rows], dtype=np.int64)
+                    for di in range(len(self.sizes))]
         out = []
         g = gids
         for n in self.sizes:
@@ -286,6 +290,12 @@ def random_search(space: MapSpace, engine: Engine, *, objective: str = "edp", se
         if got is not None and (best is None or got[0] < best[0]):
             best = got                       # the earlier thread wins a tie
     if best is None:
-        raise space.empty_reason()
+        # the space may hold mappings the search never drew: say what Timeloop would
+        raise InvalidMappingError(
+            f"the random mapper found no valid mapping in {invalid} draws: each of its "
+            f"{threads} threads stopped after {timeout} invalid mappings in a row (Timeloop's "
+            "timeout, as timeloop-mapper would)", field="mapper",
+            expected="a shape whose mapspace the random draws can hit; the searched baseline "
+                     "(without --paper-compat) maps any shape")
     return RandomOutcome(choice=best[1], result=best[2], score=best[0], valid=valid,
                          invalid=invalid)
