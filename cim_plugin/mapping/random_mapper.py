@@ -50,7 +50,7 @@ import numpy as np
 from cim_plugin.errors import InvalidMappingError
 from cim_plugin.mapping.mapspace import Choice, MapSpace
 from cim_plugin.mapping.std_random import StdUniform, engine_state
-from cim_plugin.mapping.uber import UberSpace
+from cim_plugin.mapping.uber import UberSpace, factoradic_permute
 from cim_plugin.model.engine import Engine
 from cim_plugin.model.objective import Objective
 from cim_plugin.model.result import EvalResult
@@ -125,12 +125,30 @@ class _Sampler:
         per level, the kept data spaces' tile products sum to at most the level's
         effective size: the model's capacity rule)."""
         sp = self.space
-        tiling = self.uber.tiling
+        uber = self.uber
+        tiling = uber.tiling
         self.spatial_t = [t for t, (_, s) in enumerate(tiling) if s]
-        self.fanouts = np.array([math.prod(sp.levels[tiling[t][0]].fanout)
-                                 for t in self.spatial_t], dtype=float)
         self.sfac = [np.array([[o[t] for t in self.spatial_t] for o in opts], dtype=float)
-                     .reshape(len(opts), len(self.spatial_t)) for opts in self.uber.options]
+                     .reshape(len(opts), len(self.spatial_t)) for opts in uber.options]
+        # per spatial level: how its permutation digit and split point are read from the
+        # IDs, and for each (digit, split) which dimensions go to X (SpatialSplitSpace)
+        self.split_tables = []
+        dims = list(sp.dims)
+        split_div = 1
+        for j, t in enumerate(self.spatial_t):
+            pl = uber.perm_levels[t]
+            perm_div = math.prod(q.size for q in uber.perm_levels[:t])
+            user = uber.splits[j][1]
+            size = uber.split_sizes[j]
+            xmask = np.zeros((pl.size, len(dims) + 1, len(dims)), dtype=bool)
+            for digit in range(pl.size):
+                pattern = pl.prefix + tuple(factoradic_permute(list(pl.infix), digit))
+                for split in range(len(dims) + 1):
+                    for pos, d in enumerate(pattern):
+                        xmask[digit, split, dims.index(d)] = pos < split
+            fx, fy = sp.levels[tiling[t][0]].fanout
+            self.split_tables.append((perm_div, pl.size, user, split_div, size, xmask, fx, fy))
+            split_div *= size
         self.cap_levels = [i for i, lv in enumerate(sp.arch.storage) if lv.effective_size is not None]
         self.caps = np.array([sp.arch.storage[i].effective_size for i in self.cap_levels], dtype=float)
         # inner[di][option, c]: product of the option's factors at levels >= cap_levels[c]
@@ -163,22 +181,35 @@ class _Sampler:
             out.append(idx.astype(np.int64))
         return out
 
-    def check(self, digits: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        """For a batch: can each draw's spatial factors fit the fan-outs (their product
-        per level), and does each (draw, bypass choice) fit the capacities."""
+    def check(self, digits: list[np.ndarray], pids: np.ndarray, sids: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray]:
+        """For a batch of draws (factorization digits, permutation and split IDs): does
+        each build (its X and Y products within every fan-out, as
+        Uber::AssignSpatialTilingDirections checks), and does each (draw, bypass choice)
+        fit the capacities."""
         n = len(digits[0])
-        prod = np.ones((n, len(self.spatial_t)))
-        for di, d in enumerate(digits):
-            prod *= self.sfac[di][d]
-        spatial_ok = np.all(prod <= self.fanouts, axis=1)
+        built = np.ones(n, dtype=bool)
+        pids = np.asarray(pids, dtype=np.int64)
+        sids = np.asarray(sids, dtype=np.int64)
+        if self.split_tables:
+            factors = np.stack([self.sfac[di][d] for di, d in enumerate(digits)], axis=1)
+        for j, (perm_div, perm_size, user, split_div, split_size, xmask, fx, fy) in \
+                enumerate(self.split_tables):
+            digit = (pids // perm_div) % perm_size
+            split = np.full(n, user) if user is not None else (sids // split_div) % split_size
+            mask = xmask[digit, split]                       # n x dims: in X
+            f = factors[:, :, j]
+            x = np.prod(np.where(mask, f, 1.0), axis=1)
+            y = np.prod(np.where(mask, 1.0, f), axis=1)
+            built &= (x <= fx) & (y <= fy)
         if not self.cap_levels:
-            return spatial_ok, np.ones((n, len(self.bypass)), dtype=bool)
+            return built, np.ones((n, len(self.bypass)), dtype=bool)
         tiles = np.ones((n, len(self.cap_levels), len(self.ds_dims)))
         for d, dims in enumerate(self.ds_dims):
             for di in dims:
                 tiles[:, :, d] *= self.inner[di][digits[di]]
         used = np.einsum("ncd,vcd->nvc", tiles, self.kept)
-        return spatial_ok, np.all(used <= self.caps, axis=2)
+        return built, np.all(used <= self.caps, axis=2)
 
 
 @dataclass
@@ -203,37 +234,55 @@ class _Thread:
                 and self.valid < self.part_mappings)
 
 
+def _skip_invalid(th: _Thread, built: np.ndarray, n_bypass: int) -> None:
+    """Count a run of draws none of whose bypass choices reaches the model: a draw that
+    does not build fails every choice, each counted towards the timeout; one that builds
+    but overflows a level counts its first choice only (the others change only the
+    bypass). Stops the thread where the timeout is reached, mid-draw if need be."""
+    inc_bad = np.where(built, 1, n_bypass)
+    reach = th.bad + np.cumsum(inc_bad)
+    stop = int(np.searchsorted(reach, th.timeout))      # first draw reaching the timeout
+    if stop >= len(built):
+        th.invalid += n_bypass * len(built)
+        th.bad = int(reach[-1])
+        th.seq += n_bypass * len(built)
+        return
+    before = int(reach[stop - 1]) if stop else th.bad
+    th.invalid += n_bypass * stop + (1 if built[stop] else th.timeout - before)
+    th.bad = th.timeout
+
+
 def _run_thread(sampler: _Sampler, engine: Engine, obj: Objective, th: _Thread, t: int,
                 threads: int, seed: int) -> tuple[float, Choice, EvalResult] | None:
     """Thread t's search; returns its best (score, choice, result)."""
     space = sampler.space
     n_bypass = len(sampler.bypass)
-    batch = max(64, 65536 // n_bypass)
+    # batches grow: a thread often ends within its first few thousand draws
+    batch, max_batch = 1024, max(64, 65536 // n_bypass)
     state = engine_state(seed)
     ids = StdUniform(th.part, state)
     perms = StdUniform(sampler.n_perm, state)
     splits = StdUniform(sampler.n_split, state)
     best: tuple[float, Choice, EvalResult] | None = None
     while th.running():
+        batch = min(2 * batch, max_batch)
         gids = ids.take(batch) * threads + t
         pids = perms.take(batch)
         sids = splits.take(batch)
         digits = sampler.digits(gids)
-        spatial_ok, cap_ok = sampler.check(digits)
-        for n in range(batch):
+        built, cap_ok = sampler.check(digits, pids, sids)
+        events = np.flatnonzero(built & cap_ok.any(axis=1))
+        done = 0
+        for n in [*events.tolist(), batch]:
             if not th.running():
                 break
-            c0 = None
-            if spatial_ok[n]:
-                c0 = sampler.uber.construct([int(d[n]) for d in digits], int(pids[n]),
-                                            int(sids[n]), sampler.bypass[0])
-            if c0 is None:
-                # every bypass choice of the draw fails to construct, each counted
-                step = min(n_bypass, th.timeout - th.bad)
-                th.invalid += step
-                th.bad += step
-                th.seq += n_bypass
-                continue
+            if n > done:                                 # draws that never reach the model
+                _skip_invalid(th, built[done:n], n_bypass)
+            if n == batch or not th.running():
+                break
+            done = n + 1
+            c0 = sampler.uber.construct([int(d[n]) for d in digits], int(pids[n]),
+                                        int(sids[n]), sampler.bypass[0])
             for j in range(n_bypass):
                 if not th.running():
                     break
