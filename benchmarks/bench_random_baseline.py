@@ -4,9 +4,10 @@ On BERT-Large 512x1024x1024 (the reference run's shape; `--gemm` for another) un
 method's constraints, with the method's settings (EDP, victory condition 100, 8 threads):
 
 - `timeloop_runs`: real timeloop-mapper runs (Timeloop c116d0b35b91d99001021bccb02e935a184bbda1;
-  input: `study.paper.method_mapper_input`, the library's energy tables embedded), by
-  thread count and by the order in which the problem lists its dimensions, beside the
-  reproduction with seed 0 (Timeloop's own random numbers), which should return the
+  input: `study.paper.method_mapper_input`, the library's energy tables embedded), under
+  the method's constraints and under its factor constraints alone (a larger mapspace),
+  by thread count and by the order in which the problem lists its dimensions, beside
+  the reproduction with seed 0 (Timeloop's own random numbers), which should return the
   same mapping;
 - `spread`: the reproduction over seeds 0..N-1 (other start states of Timeloop's
   engines): utilization, cycles, energy, EDP per seed, their mean, std, min and max;
@@ -43,13 +44,25 @@ REFERENCE = {"source": "WWWtoCiM reference run tensor_core_like/outputs (timeloo
                        "random, 8 threads, victory 100, the authors' energy tables)",
              "cycles": 3295525, "energy_uJ": 1838.76, "utilization": 0.1591}
 
-#: real timeloop-mapper on BERT 512x1024x1024 (module doc): threads, dimension order,
-#: cycles, energy in uJ as printed in its stats
+#: real timeloop-mapper on BERT 512x1024x1024 (module doc): constraints ("method": the
+#: method's; "factors_only": its factor constraints without its orders and splits),
+#: threads, dimension order, cycles, energy in uJ as printed in its stats
 TIMELOOP_RUNS = [
-    (1, "MNK", 3395389, 1862.91), (2, "MNK", 3395389, 1862.9), (3, "MNK", 3295525, 1769.9),
-    (4, "MNK", 3295525, 2102.2), (8, "MNK", 3395389, 1787.65), (8, "MKN", 3295525, 1734.44),
-    (8, "NMK", 3295525, 1734.44), (8, "NKM", 3245593, 1761.06),
+    ("method", 1, "MNK", 3395389, 2140.39),
+    ("factors_only", 1, "MNK", 3395389, 1862.91), ("factors_only", 2, "MNK", 3395389, 1862.9),
+    ("factors_only", 3, "MNK", 3295525, 1769.9), ("factors_only", 4, "MNK", 3295525, 2102.2),
+    ("factors_only", 8, "MNK", 3395389, 1787.65), ("factors_only", 8, "MKN", 3295525, 1734.44),
+    ("factors_only", 8, "NMK", 3295525, 1734.44), ("factors_only", 8, "NKM", 3245593, 1761.06),
+    ("factors_only", 8, "KMN", 3245593, 1761.06),
 ]
+
+
+def _targets(m: int, n: int, k: int, variant: str) -> list[dict]:
+    out = method_baseline_targets(m, n, k)
+    if variant == "factors_only":
+        out = [{key: v for key, v in t.items() if key not in ("permutation", "split")}
+               for t in out if "factors" in t]
+    return out
 
 
 def _figures(r) -> dict:
@@ -63,10 +76,13 @@ def _spread(values: list[float]) -> dict:
             "min": min(values), "max": max(values), "n": len(values)}
 
 
-def _input(ps, extra, threads: int, order: str, folder: Path) -> Path:
+def _input(gemm, variant: str, threads: int, order: str, folder: Path) -> Path:
     from cim_plugin.io.yamlout import write_yaml
 
-    path = folder / f"in-{threads}-{order}.yaml"
+    extra = _targets(*gemm, variant)
+    ps = setup_point(Point("tensor_core", None, *gemm, "paper"), load_config(None), "preset",
+                     paper_compat=True, extra_targets=extra)
+    path = folder / f"in-{variant}-{threads}-{order}.yaml"
     write_yaml(path, method_mapper_input(ps, extra, threads=threads, dim_order=order))
     return path
 
@@ -113,9 +129,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         if (m, n, k) == (512, 1024, 1024):
             rows = []
-            for threads, order, cycles, energy in TIMELOOP_RUNS:
-                got = _reproduce(_input(ps, extra, threads, order, Path(tmp)), threads).result
-                rows.append({"threads": threads, "order": order, "timeloop_cycles": cycles,
+            for variant, threads, order, cycles, energy in TIMELOOP_RUNS:
+                got = _reproduce(_input((m, n, k), variant, threads, order, Path(tmp)),
+                                 threads).result
+                rows.append({"constraints": variant, "threads": threads, "order": order,
+                             "timeloop_cycles": cycles,
                              "timeloop_energy_uJ": energy, "reproduced": _figures(got),
                              "same": int(got.cycles) == cycles
                              and abs(got.energy_pJ / 1e6 - energy) <= 0.051})
@@ -126,7 +144,7 @@ def main() -> None:
             rerun = []
             for item in args.timeloop.split(","):
                 threads, order = int(item.split(":")[0]), item.split(":")[1]
-                path = _input(ps, extra, threads, order, Path(tmp))
+                path = _input((m, n, k), "method", threads, order, Path(tmp))
                 t0 = time.perf_counter()
                 _, r = tl.run_mapper([path], Path(tmp) / f"out-{threads}-{order}", timeout=None,
                                      compute_latency=ps.latency)

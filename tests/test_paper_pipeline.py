@@ -24,12 +24,18 @@ def _baseline_setup(m, n, k):
 
 
 def test_method_constraints_by_hand():
-    # WWWtoCiM tensor_core_like: PE array N=16 x K=16, RF M=N=1, LRF M=K=1, N<=128;
-    # a 16 that does not divide the dimension becomes a bound (K=147 here)
+    # WWWtoCiM tensor_core_like (reference parsed-processed-input.yaml): PE array N=16 x
+    # K=16 with K along X (order KNM, split 1), subpartitions along Y (order NKM, split 0),
+    # RF M=N=1 (order KNM), LRF M=K=1, N<=128 (order NKM); a 16 that does not divide the
+    # dimension becomes a bound (K=147 here)
     assert method_baseline_targets(64, 64, 147) == [
-        {"target": "RF", "type": "temporal", "factors": "M=1,N=1"},
-        {"target": "inter_PE_spatial", "type": "spatial", "factors": "N=16,K<=16"},
-        {"target": "LRF", "type": "temporal", "factors": "M=1,N<=128,K=1"}]
+        {"target": "inter_Subpartition_spatial", "type": "spatial", "permutation": "NKM",
+         "split": 0},
+        {"target": "RF", "type": "temporal", "factors": "M=1,N=1", "permutation": "KNM"},
+        {"target": "inter_PE_spatial", "type": "spatial", "factors": "N=16,K<=16",
+         "permutation": "KNM", "split": 1},
+        {"target": "LRF", "type": "temporal", "factors": "M=1,N<=128,K=1",
+         "permutation": "NKM"}]
 
 
 def test_reproduction_is_deterministic_and_respects_the_constraints():

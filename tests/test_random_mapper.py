@@ -41,9 +41,36 @@ TIMELOOP_RUNS = json.loads((Path(__file__).parent / "data" / "timeloop_random_ma
                            .read_text())
 
 
-def _baseline(m, n, k):
+def _targets(m, n, k, variant="method"):
+    """The method's baseline constraints, or (`factors_only`) its factor constraints
+    without its loop orders and splits: a larger mapspace, a harder test."""
+    out = method_baseline_targets(m, n, k)
+    if variant == "factors_only":
+        out = [{key: v for key, v in t.items() if key not in ("permutation", "split")}
+               for t in out if "factors" in t]
+    return out
+
+
+def _baseline(m, n, k, variant="method"):
     return setup_point(Point("tensor_core", None, m, n, k, "paper"), load_config(None), "preset",
-                       paper_compat=True, extra_targets=method_baseline_targets(m, n, k))
+                       paper_compat=True, extra_targets=_targets(m, n, k, variant))
+
+
+def _as_timeloop_reads_it(tmp_path, gemm, variant, threads, order):
+    """Space and engine of the very input timeloop-mapper reads (its dimension order)."""
+    from cim_plugin.api import load_spec, make_engine
+    from cim_plugin.io.yamlout import write_yaml
+    from cim_plugin.mapping.constraints import parse_constraints
+    from cim_plugin.mapping.mapspace import MapSpace
+    from cim_plugin.study.paper import method_mapper_input
+
+    path = tmp_path / f"in-{threads}-{order}.yaml"
+    write_yaml(path, method_mapper_input(_baseline(*gemm, variant), _targets(*gemm, variant),
+                                         threads=threads, dim_order=order))
+    inp = load_spec([path])
+    cons = parse_constraints(inp.targets, inp.arch, inp.problem, inp.constraints_file)
+    engine, _, _ = make_engine(inp.arch, inp.problem, inp.ert, inp.art)
+    return path, MapSpace(inp.arch, inp.problem, cons), engine
 
 
 def test_split_cuts_the_space_like_timeloop():
@@ -59,15 +86,19 @@ def test_split_cuts_the_space_like_timeloop():
 
 
 def test_the_reference_mapspace_has_timeloops_sizes():
-    """BERT 512x1024x1024 under the method's constraints. timeloop-mapper (c116d0b) on the
-    same input prints IndexFactorization 1552320, LoopPermutation 1296, Spatial 16,
-    DatatypeBypass 1. By hand: M=2^9 spreads over DRAM, SMEM and both fan-outs,
-    C(12,3) = 220 ways; N=2^10 has 16 fixed on the PE array, 2^6 left over DRAM, SMEM,
-    the subpartition fan-out and LRF (N<=128), C(9,3) = 84; K likewise with RF instead
-    of LRF, 84. Orders: the PE array (2-D), RF, SMEM and DRAM permute three loops, 6^4;
-    splits: 4 points at each of the two fan-outs."""
+    """BERT 512x1024x1024. timeloop-mapper (c116d0b) on the same inputs prints
+    IndexFactorization 1552320, LoopPermutation 36, Spatial 1, DatatypeBypass 1 under the
+    method's constraints, and 1552320, 1296, 16, 1 under its factor constraints alone.
+    By hand: M=2^9 spreads over DRAM, SMEM and both fan-outs, C(12,3) = 220 ways; N=2^10
+    has 16 fixed on the PE array, 2^6 left over DRAM, SMEM, the subpartition fan-out and
+    LRF (N<=128), C(9,3) = 84; K likewise with RF instead of LRF, 84. Orders: SMEM and DRAM
+    permute three loops (6^2); without the method's orders the PE array (2-D) and RF do
+    too (6^4). Splits: fixed, or 4 points at each of the two fan-outs."""
     s = _Sampler(_baseline(512, 1024, 1024).space)
     assert s.sizes == [220, 84, 84] and s.if_size == 1552320
+    assert (s.n_perm, s.n_split, len(s.bypass)) == (36, 1, 1)
+    s = _Sampler(_baseline(512, 1024, 1024, "factors_only").space)
+    assert s.if_size == 1552320
     assert (s.n_perm, s.n_split, len(s.bypass)) == (1296, 16, 1)
 
 
@@ -84,39 +115,50 @@ def test_timeloop_orders_by_hand():
     assert got == ["MNK", "MKN", "NMK", "NKM", "KMN", "KNM"]
 
 
-def test_seed_0_is_timeloops_own_run():
+@pytest.mark.parametrize("variant", ["method", "factors_only"])
+def test_seed_0_is_timeloops_own_run(variant):
     """One thread, victory condition 30: the real timeloop-mapper's log names, for each
-    of its 50 valid mappings, how many mappings it had drawn and the utilization; the
+    of its valid mappings, how many mappings it had drawn and the utilization; the
     reproduction draws the same mappings in the same order."""
-    ps = _baseline(512, 1024, 1024)
+    ps = _baseline(512, 1024, 1024, variant)
     s = _Sampler(ps.space)
     th = _Thread(part=s.if_size, part_mappings=s.if_size * s.n_perm * s.n_split,
                  victory=30, timeout=100000, trace=[])
     _run_thread(s, ps.engine, Objective("edp"), th, 0, 1, 0)
-    want = TIMELOOP_RUNS["trace"]["rows"]
+    want = TIMELOOP_RUNS[variant]["trace"]["rows"]
     assert [(drawn, valid) for drawn, valid, _ in th.trace] == [(d, v) for d, v, _ in want]
     for (_, _, util), (_, _, printed) in zip(th.trace, want):
         assert util * 100 == pytest.approx(printed, abs=6e-4)
 
 
-@pytest.mark.parametrize("row", TIMELOOP_RUNS["runs"]["rows"], ids=lambda r: f"{r[0]}threads")
-def test_runs_equal_timeloop_mapper(row):
-    """timeloop-mapper with the method's settings (victory condition 100) and 1-8 threads:
-    the reproduction returns its mapping (cycles exactly, energy as printed)."""
-    threads, cycles, energy_uj, valid, drawn = row
-    ps = _baseline(512, 1024, 1024)
-    out = random_search(ps.space, ps.engine, seed=0, threads=threads)
+RUNS = [(variant, row) for variant in ("method", "factors_only")
+        for row in TIMELOOP_RUNS[variant]["runs"]["rows"]]
+
+
+@pytest.mark.parametrize("variant,row", RUNS, ids=[f"{v}-{r[0]}-{r[1]}" for v, r in RUNS])
+def test_runs_equal_timeloop_mapper(tmp_path, variant, row):
+    """timeloop-mapper with the method's settings (victory condition 100), 1-8 threads,
+    the problem's dimensions listed in several orders: the reproduction returns its
+    mapping (cycles exactly, energy as printed)."""
+    threads, order, cycles, energy_uj, *counts = row
+    _, space, engine = _as_timeloop_reads_it(tmp_path, (512, 1024, 1024), variant, threads, order)
+    out = random_search(space, engine, seed=0, threads=threads)
     assert out.result.cycles == cycles
     assert out.result.energy_pJ / 1e6 == pytest.approx(energy_uj, abs=0.051)
-    if valid is not None:
-        assert (out.valid, out.valid + out.invalid) == (valid, drawn)
+    if counts and counts[0] is not None:
+        assert (out.valid, out.valid + out.invalid) == tuple(counts)
 
 
 def test_a_space_smaller_than_the_victory_condition_ends_when_seen():
     """1x1x1: one index factorization (every factor 1), so thread 0 holds it and the
-    other seven threads hold nothing, and all its mappings have the same EDP. Victory
-    100: the first is the best, 100 equal ones later the thread stops (101 valid)."""
+    other seven threads hold nothing, and all its mappings have the same EDP. Under the
+    method's constraints its part holds 1 x 36 orders x 1 split = 36 mappings: the
+    search ends after 36 valid ones. Under the factor constraints alone it holds
+    1 x 1296 x 16: the first is the best, 100 equal ones later the thread stops (101)."""
     ps = _baseline(1, 1, 1)
+    out = random_search(ps.space, ps.engine, seed=0)
+    assert (out.valid, out.invalid) == (36, 0)
+    ps = _baseline(1, 1, 1, "factors_only")
     out = random_search(ps.space, ps.engine, seed=0)
     assert (out.valid, out.invalid) == (101, 0)
 
@@ -146,9 +188,10 @@ def test_the_search_ends_once_it_has_seen_its_part():
 
 
 def test_a_search_that_never_draws_a_valid_mapping_says_so():
-    """BERT's first valid draw comes after 1102 invalid ones (the trace above): with a
-    timeout of 5 invalid mappings in a row every thread gives up, as Timeloop would."""
-    ps = _baseline(512, 1024, 1024)
+    """BERT's first valid draw comes after 1102 invalid ones under the factor
+    constraints alone (the trace above): with a timeout of 5 invalid mappings in a row
+    every thread gives up, as Timeloop would."""
+    ps = _baseline(512, 1024, 1024, "factors_only")
     with pytest.raises(InvalidMappingError, match="no valid mapping in 40 draws: each of its "
                                                   "8 threads stopped after 5 invalid"):
         random_search(ps.space, ps.engine, seed=0, timeout=5)
@@ -263,21 +306,9 @@ def test_reproduces_real_timeloop_mapper(tmp_path, gemm, threads, order):
     """Real timeloop-mapper with the method's settings on shapes and thread counts the
     stored runs do not cover (K=147 leaves the PE array's K at most 16, not a divisor):
     seed 0 returns its mapping."""
-    from cim_plugin.api import load_spec, make_engine
-    from cim_plugin.io.yamlout import write_yaml
-    from cim_plugin.mapping.constraints import parse_constraints
-    from cim_plugin.mapping.mapspace import MapSpace
-    from cim_plugin.study.paper import method_mapper_input
-
+    path, space, engine = _as_timeloop_reads_it(tmp_path, gemm, "method", threads, order)
     ps = _baseline(*gemm)
-    path = tmp_path / "in.yaml"
-    write_yaml(path, method_mapper_input(ps, method_baseline_targets(*gemm), threads=threads,
-                                         dim_order=order))
     _, theirs = tl.run_mapper([path], tmp_path / "out", timeout=600, compute_latency=ps.latency)
-    inp = load_spec([path])
-    cons = parse_constraints(inp.targets, inp.arch, inp.problem, inp.constraints_file)
-    engine, _, _ = make_engine(inp.arch, inp.problem, inp.ert, inp.art)
-    ours = random_search(MapSpace(inp.arch, inp.problem, cons), engine, seed=0,
-                         threads=threads).result
+    ours = random_search(space, engine, seed=0, threads=threads).result
     assert ours.cycles == theirs.cycles
     assert ours.energy_pJ == pytest.approx(theirs.energy_pJ, rel=1e-6)

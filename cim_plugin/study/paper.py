@@ -3,8 +3,9 @@
 The method mapped its tensor-core baseline with Timeloop's random mapper under the
 constraints of its architecture file (WWWtoCiM `www-cim/designs/tensor_core_like/
 arch_split.yaml`, as processed in the reference run's parsed-processed-input.yaml):
-the PE array fixed at N=16 x K=16, no M or N loops at the RF, one A word per LRF
-(no M or K loops there, N up to 128). Our own baseline constraints leave every factor
+the PE array fixed at N=16 x K=16 (K along X), no M or N loops at the RF, one A word
+per LRF (no M or K loops there, N up to 128), and the loop orders and X/Y splits it
+gives at the RF, the LRF and both fan-outs. Our own baseline constraints leave every factor
 to the mapper (mapper_constraints/tensor_core.yaml.jinja2); the paper-compat baseline
 adds these.
 """
@@ -15,16 +16,18 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-#: temporal/spatial factor constraints of the method's baseline (see module doc)
-METHOD_BASELINE_FACTORS: tuple[tuple[str, str, dict[str, int | str]], ...] = (
-    ("RF", "temporal", {"M": 1, "N": 1}),
-    ("inter_PE_spatial", "spatial", {"N": 16, "K": 16}),
-    ("LRF", "temporal", {"M": 1, "N": "<=128", "K": 1}),
+#: the method's baseline constraints beyond the design's own (see module doc): target,
+#: type, factors, permutation (innermost first), spatial split
+METHOD_BASELINE: tuple[tuple[str, str, dict[str, int | str], str, int | None], ...] = (
+    ("inter_Subpartition_spatial", "spatial", {}, "NKM", 0),
+    ("RF", "temporal", {"M": 1, "N": 1}, "KNM", None),
+    ("inter_PE_spatial", "spatial", {"N": 16, "K": 16}, "KNM", 1),
+    ("LRF", "temporal", {"M": 1, "N": "<=128", "K": 1}, "NKM", None),
 )
 
 
 def method_baseline_targets(m: int, n: int, k: int) -> list[dict[str, Any]]:
-    """The method's factor constraints as processed constraint targets for GEMM M×N×K.
+    """The method's constraints as processed constraint targets for GEMM M×N×K.
 
     A fixed spatial factor that does not divide the dimension (N or K not a multiple
     of 16) becomes an upper bound, so that every shape has mappings; the method's
@@ -32,7 +35,7 @@ def method_baseline_targets(m: int, n: int, k: int) -> list[dict[str, Any]]:
     """
     bounds = {"M": m, "N": n, "K": k}
     out = []
-    for target, kind, factors in METHOD_BASELINE_FACTORS:
+    for target, kind, factors, permutation, split in METHOD_BASELINE:
         parts = []
         for d, f in factors.items():
             if isinstance(f, int) and bounds[d] % f:
@@ -41,7 +44,13 @@ def method_baseline_targets(m: int, n: int, k: int) -> list[dict[str, Any]]:
                 parts.append(f"{d}={f}")
             else:
                 parts.append(f"{d}{f}")
-        out.append({"target": target, "type": kind, "factors": ",".join(parts)})
+        t: dict[str, Any] = {"target": target, "type": kind}
+        if parts:
+            t["factors"] = ",".join(parts)
+        t["permutation"] = permutation
+        if split is not None:
+            t["split"] = split
+        out.append(t)
     return out
 
 
