@@ -26,7 +26,12 @@ from cim_plugin.mapping.random_mapper import (
     split_sizes,
 )
 from cim_plugin.mapping.std_random import StdUniform
-from cim_plugin.mapping.uber import cofactor_lists, factoradic_permute, timeloop_divisors
+from cim_plugin.mapping.uber import (
+    cofactor_lists,
+    factoradic_permute,
+    ruby_cofactor_lists,
+    timeloop_divisors,
+)
 from cim_plugin.model.engine import Engine, ModelOptions
 from cim_plugin.model.objective import Objective
 from cim_plugin.spec.arch import architecture_from_processed
@@ -35,25 +40,34 @@ from cim_plugin.spec.problem import gemm_problem
 from cim_plugin.study.config import load_config
 from cim_plugin.study.paper import method_baseline_targets
 from cim_plugin.study.runner import Point, setup_point
+from tests.conftest import REFERENCE, needs_reference
 from tests.test_mapper import _space, specs
 
 TIMELOOP_RUNS = json.loads((Path(__file__).parent / "data" / "timeloop_random_mapper.json")
                            .read_text())
 
 
-def _targets(m, n, k, variant="method"):
+VARIANTS = ("method", "method_uber", "factors_only_uber")
+
+
+def _targets(m, n, k, constraints="method"):
     """The method's baseline constraints, or (`factors_only`) its factor constraints
     without its loop orders and splits: a larger mapspace, a harder test."""
     out = method_baseline_targets(m, n, k)
-    if variant == "factors_only":
+    if constraints == "factors_only":
         out = [{key: v for key, v in t.items() if key not in ("permutation", "split")}
                for t in out if "factors" in t]
     return out
 
 
-def _baseline(m, n, k, variant="method"):
+def _baseline(m, n, k, constraints="method"):
     return setup_point(Point("tensor_core", None, m, n, k, "paper"), load_config(None), "preset",
-                       paper_compat=True, extra_targets=_targets(m, n, k, variant))
+                       paper_compat=True, extra_targets=_targets(m, n, k, constraints))
+
+
+def _variant(variant):
+    v = TIMELOOP_RUNS[variant]
+    return v["template"], v["constraints"]
 
 
 def _as_timeloop_reads_it(tmp_path, gemm, variant, threads, order):
@@ -64,9 +78,11 @@ def _as_timeloop_reads_it(tmp_path, gemm, variant, threads, order):
     from cim_plugin.mapping.mapspace import MapSpace
     from cim_plugin.study.paper import method_mapper_input
 
-    path = tmp_path / f"in-{threads}-{order}.yaml"
-    write_yaml(path, method_mapper_input(_baseline(*gemm, variant), _targets(*gemm, variant),
-                                         threads=threads, dim_order=order))
+    template, constraints = _variant(variant)
+    path = tmp_path / f"in-{variant}-{threads}-{order}.yaml"
+    write_yaml(path, method_mapper_input(_baseline(*gemm, constraints),
+                                         _targets(*gemm, constraints), threads=threads,
+                                         dim_order=order, template=template))
     inp = load_spec([path])
     cons = parse_constraints(inp.targets, inp.arch, inp.problem, inp.constraints_file)
     engine, _, _ = make_engine(inp.arch, inp.problem, inp.ert, inp.art)
@@ -94,9 +110,10 @@ def test_the_reference_mapspace_has_timeloops_sizes():
     LRF (N<=128), C(9,3) = 84; K likewise with RF instead of LRF, 84. Orders: SMEM and DRAM
     permute three loops (6^2); without the method's orders the PE array (2-D) and RF do
     too (6^4). Splits: fixed, or 4 points at each of the two fan-outs."""
-    s = _Sampler(_baseline(512, 1024, 1024).space)
-    assert s.sizes == [220, 84, 84] and s.if_size == 1552320
-    assert (s.n_perm, s.n_split, len(s.bypass)) == (36, 1, 1)
+    for template in ("uber", "ruby"):
+        s = _Sampler(_baseline(512, 1024, 1024).space, template)
+        assert s.sizes == [220, 84, 84] and s.if_size == 1552320
+        assert (s.n_perm, s.n_split, len(s.bypass)) == (36, 1, 1)
     s = _Sampler(_baseline(512, 1024, 1024, "factors_only").space)
     assert s.if_size == 1552320
     assert (s.n_perm, s.n_split, len(s.bypass)) == (1296, 16, 1)
@@ -110,18 +127,31 @@ def test_timeloop_orders_by_hand():
     assert cofactor_lists(4, 2, {}, {}) == [(4, 1), (1, 4), (2, 2)]
     # a given factor is inserted at its level after splitting the rest (8/2 = 4 over two)
     assert cofactor_lists(8, 3, {0: 2}, {}) == [(2, 4, 1), (2, 2, 2), (2, 1, 4)]
+    # ResidualFactors without given factors (sqrt(4) + 1.5 -> 3): first any divisor then
+    # small ones, (2,2) and (4,1); then a large one (>= 3) second, (1,4); each reversed
+    assert ruby_cofactor_lists(4, 2, {}, {}) == [(2, 2), (1, 4), (4, 1)]
+    # with a given factor: 4 = 8/2 left over two levels, the bound sqrt(8) + 1.5 -> 4 (of
+    # the whole dimension), so 4 is both small and large: (1,4) (2,2) (4,1), then (1,4)
+    # again as Timeloop lists it; 2 inserted at level 0, no reversal
+    assert ruby_cofactor_lists(8, 3, {0: 2}, {}) == [(2, 1, 4), (2, 2, 2), (2, 4, 1), (2, 1, 4)]
+    # without given factors, against timeloop-mapper's printout on a DRAM/GLB/RF array
+    # (four tiling levels): M=6, N=4, K=8 give 25, 10 and 29 options ("Factorization
+    # options along problem dimension"), where distinct factorizations number 16, 10, 20
+    assert [len(ruby_cofactor_lists(n, 4, {}, {})) for n in (6, 4, 8)] == [25, 10, 29]
+    assert [len(cofactor_lists(n, 4, {}, {})) for n in (6, 4, 8)] == [16, 10, 20]
     # Factoradic::Permute: the Lehmer code of the index
     got = ["".join(factoradic_permute(list("MNK"), i)) for i in range(6)]
     assert got == ["MNK", "MKN", "NMK", "NKM", "KMN", "KNM"]
 
 
-@pytest.mark.parametrize("variant", ["method", "factors_only"])
+@pytest.mark.parametrize("variant", VARIANTS)
 def test_seed_0_is_timeloops_own_run(variant):
     """One thread, victory condition 30: the real timeloop-mapper's log names, for each
     of its valid mappings, how many mappings it had drawn and the utilization; the
     reproduction draws the same mappings in the same order."""
-    ps = _baseline(512, 1024, 1024, variant)
-    s = _Sampler(ps.space)
+    template, constraints = _variant(variant)
+    ps = _baseline(512, 1024, 1024, constraints)
+    s = _Sampler(ps.space, template)
     th = _Thread(part=s.if_size, part_mappings=s.if_size * s.n_perm * s.n_split,
                  victory=30, timeout=100000, trace=[])
     _run_thread(s, ps.engine, Objective("edp"), th, 0, 1, 0)
@@ -131,8 +161,7 @@ def test_seed_0_is_timeloops_own_run(variant):
         assert util * 100 == pytest.approx(printed, abs=6e-4)
 
 
-RUNS = [(variant, row) for variant in ("method", "factors_only")
-        for row in TIMELOOP_RUNS[variant]["runs"]["rows"]]
+RUNS = [(variant, row) for variant in VARIANTS for row in TIMELOOP_RUNS[variant]["runs"]["rows"]]
 
 
 @pytest.mark.parametrize("variant,row", RUNS, ids=[f"{v}-{r[0]}-{r[1]}" for v, r in RUNS])
@@ -142,7 +171,8 @@ def test_runs_equal_timeloop_mapper(tmp_path, variant, row):
     mapping (cycles exactly, energy as printed)."""
     threads, order, cycles, energy_uj, *counts = row
     _, space, engine = _as_timeloop_reads_it(tmp_path, (512, 1024, 1024), variant, threads, order)
-    out = random_search(space, engine, seed=0, threads=threads)
+    out = random_search(space, engine, seed=0, threads=threads,
+                        template=_variant(variant)[0])
     assert out.result.cycles == cycles
     assert out.result.energy_pJ / 1e6 == pytest.approx(energy_uj, abs=0.051)
     if counts and counts[0] is not None:
@@ -300,15 +330,42 @@ def test_batch_checks_agree_with_the_model(spec, pick):
 
 @pytest.mark.skipif(tl.find_tool(tl.MAPPER) is None or tl.find_tool(tl.MODEL) is None,
                     reason="timeloop-mapper/-model not found (CIM_PLUGIN_TIMELOOP_BIN)")
-@pytest.mark.parametrize("gemm,threads,order", [((64, 256, 128), 2, "NKM"),
-                                                ((96, 48, 147), 3, "KMN")])
-def test_reproduces_real_timeloop_mapper(tmp_path, gemm, threads, order):
+@pytest.mark.parametrize("gemm,threads,order,variant", [((64, 256, 128), 2, "NKM", "method"),
+                                                        ((96, 48, 147), 3, "KMN", "method"),
+                                                        ((96, 48, 147), 2, "MNK", "method_uber")])
+def test_reproduces_real_timeloop_mapper(tmp_path, gemm, threads, order, variant):
     """Real timeloop-mapper with the method's settings on shapes and thread counts the
     stored runs do not cover (K=147 leaves the PE array's K at most 16, not a divisor):
     seed 0 returns its mapping."""
-    path, space, engine = _as_timeloop_reads_it(tmp_path, gemm, "method", threads, order)
+    path, space, engine = _as_timeloop_reads_it(tmp_path, gemm, variant, threads, order)
     ps = _baseline(*gemm)
     _, theirs = tl.run_mapper([path], tmp_path / "out", timeout=600, compute_latency=ps.latency)
-    ours = random_search(space, engine, seed=0, threads=threads).result
+    ours = random_search(space, engine, seed=0, threads=threads,
+                         template=_variant(variant)[0]).result
     assert ours.cycles == theirs.cycles
     assert ours.energy_pJ == pytest.approx(theirs.energy_pJ, rel=1e-6)
+
+
+@needs_reference
+def test_reproduces_the_authors_reference_run():
+    """The method's own baseline run (WWWtoCiM tensor_core_like, the reference outputs:
+    its processed input, ERT and ART as the authors ran them, ruby mapspace, 8 threads):
+    seed 0 returns the mapping whose statistics the run stored."""
+    import re
+
+    from cim_plugin.api import load_spec, make_engine
+    from cim_plugin.mapping.constraints import parse_constraints
+    from cim_plugin.mapping.mapspace import MapSpace
+
+    out = REFERENCE / "wwwcim" / "runs" / "tensor_core_like" / "outputs"
+    inp = load_spec([out / "parsed-processed-input.yaml"], ert=out / "timeloop-mapper.ERT.yaml",
+                    art=out / "timeloop-mapper.ART.yaml")
+    stats = (out / "timeloop-mapper.stats.txt").read_text()
+    cycles = int(re.search(r"^Cycles: (\d+)", stats, re.M).group(1))
+    energy = float(re.search(r"^Energy: ([\d.]+) uJ", stats, re.M).group(1))
+    cons = parse_constraints(inp.targets, inp.arch, inp.problem, inp.constraints_file)
+    engine, _, _ = make_engine(inp.arch, inp.problem, inp.ert, inp.art)
+    got = random_search(MapSpace(inp.arch, inp.problem, cons), engine, seed=0, threads=8,
+                        template="ruby").result
+    assert got.cycles == cycles
+    assert got.energy_pJ / 1e6 == pytest.approx(energy, abs=0.005)

@@ -86,9 +86,9 @@ class _Sampler:
     checks that reject a draw before the model runs (spatial factors against the
     fan-outs, kept tiles against capacities) done for a batch of draws at once."""
 
-    def __init__(self, space: MapSpace) -> None:
+    def __init__(self, space: MapSpace, template: str = "uber") -> None:
         self.space = space
-        self.uber = UberSpace(space)
+        self.uber = UberSpace(space, template)
         self.sizes = self.uber.sizes
         self.if_size = self.uber.if_size
         self.n_perm = self.uber.perm_size
@@ -316,14 +316,14 @@ def _run_thread(sampler: _Sampler, engine: Engine, obj: Objective, th: _Thread, 
 
 def random_search(space: MapSpace, engine: Engine, *, objective: str = "edp", seed: int = 0,
                   threads: int = THREADS, victory: int = VICTORY,
-                  timeout: int = TIMEOUT) -> RandomOutcome:
+                  timeout: int = TIMEOUT, template: str = "uber") -> RandomOutcome:
     """The best of `threads` random-search threads over a split mapspace (module doc).
 
     Each thread reads two streams that start alike in every thread: index-factorization
     IDs (drawn in batches, so that the fan-out and capacity checks run on arrays) and
     loop orders (one per draw that reaches the model)."""
     obj = Objective(objective)
-    sampler = _Sampler(space)
+    sampler = _Sampler(space, template)
     if not sampler.if_size:
         raise space.empty_reason()
     per_id = sampler.n_perm * sampler.n_split * len(sampler.bypass)

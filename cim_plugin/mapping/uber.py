@@ -90,6 +90,75 @@ def cofactor_lists(n: int, order: int, given: dict[int, int], bounds: dict[int, 
                    for lv, b in bounds.items())]
 
 
+#: refuse a Ruby factor enumeration larger than this many candidate tuples (Timeloop
+#: itself would build and hold every one of them)
+MAX_RUBY_CANDIDATES = 50_000_000
+
+
+def ruby_cofactor_lists(n: int, order: int, given: dict[int, int],
+                        bounds: dict[int, FactorBound]) -> list[tuple[int, ...]]:
+    """Every factorization of n over `order` tiling levels, in the order of the Ruby
+    mapspace's `ResidualFactors` without remainder constraints (timeloop
+    src/util/numeric.cpp): the given factors taken out in level order; the rest split
+    over the free levels as Cartesian products of the ascending divisors, first with
+    any divisor at the first free position and the others at most sqrt(n) + 1.5, then,
+    for each other position in turn, a divisor of at least that there and small ones
+    elsewhere (a tuple may come twice when a divisor lies between sqrt(n) and
+    sqrt(n) + 1.5, as in Timeloop); kept when the product is right; the given factors
+    inserted at their levels; the list of a dimension without given factors reversed
+    level for level. A given factor that does not divide what is left would make Ruby
+    build a residual loop, which this reproduction does not: refused."""
+    remaining = n
+    for level in sorted(given):
+        if remaining % given[level]:
+            raise InvalidMappingError(
+                f"factor {given[level]} does not divide the remaining {remaining}: the Ruby "
+                "mapspace would use a residual loop", field="random",
+                expected="constraint factors that divide the dimension")
+        remaining //= given[level]
+    k = max(order - len(given), 1)
+    divs = sorted(timeloop_divisors(remaining))
+    thr = int(math.sqrt(n) + 1.5)
+    small = [a for a in divs if a <= thr]
+    large = [a for a in divs if a >= thr]
+    count = len(divs) * len(small) ** (k - 1) + (k - 1) * len(large) * len(small) ** (k - 1)
+    if count > MAX_RUBY_CANDIDATES:
+        raise InvalidMappingError(
+            f"the Ruby mapspace would enumerate {count} factor tuples for a bound of {n}",
+            field="random", expected="smaller dimensions or more factor constraints")
+    out: list[tuple[int, ...]] = []
+
+    def rec_lists(rec: int) -> list[list[int]]:
+        lists = [divs if rec == 0 else large] + [small] * (k - 1)
+        lists[0], lists[rec] = lists[rec], lists[0]
+        return lists
+
+    def walk(lists: list[list[int]], j: int, rem: int, acc: list[int]) -> None:
+        if j == len(lists):
+            if rem == 1:
+                out.append(tuple(acc))
+            return
+        for a in lists[j]:
+            if rem % a == 0:
+                acc.append(a)
+                walk(lists, j + 1, rem // a, acc)
+                acc.pop()
+
+    for rec in range(k):
+        walk(rec_lists(rec), 0, remaining, [])
+    full = []
+    for t in out:
+        c = list(t)
+        for level in sorted(given):
+            c.insert(level, given[level])
+        if not given:
+            c.reverse()
+        full.append(tuple(c))
+    return [c for c in full
+            if all((b.max is None or c[lv] <= b.max) and (b.min is None or c[lv] >= b.min)
+                   for lv, b in bounds.items())]
+
+
 def factoradic_permute(items: list[str], index: int) -> list[str]:
     """Factoradic::Permute: the index-th permutation of `items`."""
     buf = list(items)
@@ -112,8 +181,12 @@ class _PermLevel:
 class UberSpace:
     """One MapSpace as Timeloop's Uber mapspace (module doc)."""
 
-    def __init__(self, space: MapSpace) -> None:
+    def __init__(self, space: MapSpace, template: str = "uber") -> None:
+        if template not in ("uber", "ruby"):
+            raise ValueError(f"unknown mapspace template {template!r}")
         self.space = space
+        self.template = template
+        lists = cofactor_lists if template == "uber" else ruby_cofactor_lists
         dims = list(space.dims)
         n = space.n_levels
         # tiling levels innermost first: (our level index, spatial?)
@@ -136,7 +209,7 @@ class UberSpace:
                     given[t] = b.exact
                 elif b.max is not None or b.min is not None:
                     bounds[t] = b
-            self.options.append(cofactor_lists(space.bounds[di], len(self.tiling), given, bounds))
+            self.options.append(lists(space.bounds[di], len(self.tiling), given, bounds))
         self.sizes = [len(o) for o in self.options]
         self.if_size = math.prod(self.sizes)
         self.perm_levels: list[_PermLevel] = []

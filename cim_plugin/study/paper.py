@@ -57,6 +57,9 @@ def method_baseline_targets(m: int, n: int, k: int) -> list[dict[str, Any]]:
 #: seed of the random-mapper reproduction in the study: 0 is timeloop-mapper's own run
 #: (the spread over seeds: docs/paper-fidelity.md, benchmarks/bench_random_baseline.py)
 RANDOM_SEED = 0
+#: the reference run's mapspace: timeloopfe's `ruby` template (its parsed-processed-input.yaml,
+#: `mapspace: {template: ruby}`), whose factor lists Timeloop orders differently from `uber`
+METHOD_MAPSPACE = "ruby"
 #: the reference runs' mapper settings (WWWtoCiM designs/_include/mapper.yaml; 8 threads)
 METHOD_MAPPER = {"version": 0.4, "optimization_metrics": ["edp"], "live_status": False,
                  "timeout": 100000, "victory_condition": 100, "algorithm": "random",
@@ -93,7 +96,8 @@ def evaluate_paper_point(point: Any, cfg: Any, workdir: Path | None = None) -> d
                                                      ("victory_condition", "num_threads")}},
                            mode, workdir)
         return rec
-    out = random_search(ps.space, ps.engine, objective="edp", seed=RANDOM_SEED)
+    out = random_search(ps.space, ps.engine, objective="edp", seed=RANDOM_SEED,
+                        template=METHOD_MAPSPACE)
     mapper = {"search": "timeloop-random reproduced", "seed": RANDOM_SEED, "threads": THREADS,
               "victory_condition": VICTORY, "valid_mappings": out.valid,
               "invalid_mappings": out.invalid, "objective_value": out.score,
@@ -119,16 +123,19 @@ def _timeloop_random_mapper(ps: Any, extra: list[dict[str, Any]], workdir: Path 
 
 
 def method_mapper_input(ps: Any, extra: list[dict[str, Any]], *, threads: int | None = None,
-                        dim_order: str | None = None) -> dict[str, Any]:
+                        dim_order: str | None = None, template: str = METHOD_MAPSPACE
+                        ) -> dict[str, Any]:
     """The timeloop-mapper input of the method's baseline mapping: the point's processed
     input, the library's ERT/ART embedded, the method's constraints added and its mapper
-    settings. `threads` and `dim_order` (the problem's dimensions listed in another order,
-    which renumbers Timeloop's index-factorization space and so gives another sample of
-    the same random search) vary the run for spread measurements."""
+    settings, on the method's mapspace template. `threads`, `dim_order` (the problem's
+    dimensions listed in another order, which renumbers Timeloop's index-factorization
+    space and so gives another sample of the same random search) and `template` vary the
+    run for spread and reproduction measurements."""
     doc = dict(ps.built.processed)
     targets = list(doc.get("architecture_constraints", {}).get("targets", [])) + extra
     doc["architecture_constraints"] = {"targets": targets}
     doc["mapper"] = dict(METHOD_MAPPER, **({"num_threads": threads} if threads else {}))
+    doc["mapspace"] = {"template": template}
     if dim_order is not None:
         problem = dict(doc["problem"])
         shape = dict(problem["shape"])
