@@ -95,9 +95,10 @@ def published_lines(rows: list[WaterfallRow]) -> list[str]:
         "`outputs_consv2p1_isocap`, iso-capacity, where we use the method's iso-area table), "
         "and the published DLRM ratios, which lie within 3 % of ResNet50's in all four cells "
         "although DLRM's two GEMMs have M=1 (weight-bound on both sides, ratio 1 in "
-        "consistent units): they were most likely averaged over other shapes. The energy tables "
-        "(ours equal the reference run's on the baseline) and the baseline mapper (Timeloop's random search, reproduced draw for draw on our "
-        "energy tables, see docs/paper-fidelity.md). We reproduce the algorithm, the "
+        "consistent units): they were most likely averaged over other shapes. Our energy "
+        "tables equal the reference run's on the baseline, and the baseline mapper is "
+        "Timeloop's random search reproduced draw for draw (seed 0 returns the authors' own "
+        "reference run; docs/paper-fidelity.md). We reproduce the algorithm, the "
         "post-processing and the baseline's mapper; we cannot reproduce the authors' exact "
         "GEMM lists or bank counts per run.", ""]
 
