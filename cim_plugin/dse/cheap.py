@@ -70,10 +70,11 @@ def sizing_mode(mode: str) -> str:
 
 @dataclass(frozen=True)
 class Counted:
-    """One shape on one geometry: the engine, its result and the nest's temporal product."""
+    """One shape on one geometry: the engine, its checked counts and the nest's temporal
+    product (priced by `cim_plugin.model.recost`, not by the engine)."""
 
     engine: Any
-    result: Any
+    counts: Any
     temporal_product: int
     cim_levels: tuple[str, ...]
     banks: tuple[int, int]
@@ -90,6 +91,8 @@ class Geometry:
     ert: Any
     art: Any
     cim_levels: tuple[str, ...]
+    engine: Any                 # the model on this architecture; `for_problem` per GEMM
+    area_um2: float
 
 
 @lru_cache(maxsize=1)
@@ -108,6 +111,15 @@ def _baseline_tables() -> Any:
     return load_baseline_tables()
 
 
+@lru_cache(maxsize=1)
+def _default_params() -> Any:
+    """The designs' default parameters, checked once per process (each geometry replaces
+    its macro's fields, which are checked then)."""
+    from cim_plugin.export.templates import DesignParams
+
+    return DesignParams.from_mapping(None)
+
+
 @lru_cache(maxsize=64)
 def _geometry(design: str, structure: tuple[tuple[str, Any], ...], sizing: str,
               banks: tuple[int, int], duplicate: bool, paper_compat: bool) -> Geometry:
@@ -115,10 +127,12 @@ def _geometry(design: str, structure: tuple[tuple[str, Any], ...], sizing: str,
     from cim_plugin.export.build import Sizing, build_architecture
     from cim_plugin.library.ert_gen import generate_tables
     from cim_plugin.library.tables import CIM_STORAGE_CLASSES, cim_selector
+    from cim_plugin.model.engine import Engine, ModelOptions
 
     macro = hypothetical_macro(dict(structure))
     params, arch = build_architecture(design, macro, Sizing(mode=sizing_mode(sizing),
-                                                            banks=banks))
+                                                            banks=banks),
+                                      params=_default_params())
     macros = {**_library(), HYPOTHETICAL: macro}
     ert, art = generate_tables(arch, macros=macros, tables=_baseline_tables(),
                                paper_compat=paper_compat)
@@ -126,7 +140,8 @@ def _geometry(design: str, structure: tuple[tuple[str, Any], ...], sizing: str,
     cim = tuple(s.base_name for s in arch.storage
                 if s.estimator_class in CIM_STORAGE_CLASSES
                 and cim_selector(s)[0] != "zero" and cim_selector(s)[1] == HYPOTHETICAL)
-    return Geometry(macro, params, arch, ert, art, cim)
+    engine = Engine(arch, _problem((1, 1, 1)), ert, art, ModelOptions(compute_latency_cycles=1.0))
+    return Geometry(macro, params, arch, ert, art, cim, engine, float(engine.area_um2()))
 
 
 @lru_cache(maxsize=256)
@@ -144,7 +159,6 @@ def _counted(design: str, structure: tuple[tuple[str, Any], ...], shape: tuple[i
     maps it) and counted once."""
     from cim_plugin.export.build import default_threshold, plain_levels
     from cim_plugin.mapping.priority import priority_mapping
-    from cim_plugin.model.engine import Engine, ModelOptions
     from cim_plugin.model.nest import build_nest
 
     g = _geometry(design, structure, sizing, banks, duplicate, paper_compat)
@@ -153,11 +167,10 @@ def _counted(design: str, structure: tuple[tuple[str, Any], ...], shape: tuple[i
                           threshold=default_threshold(design),
                           levels=plain_levels(design, p), duplicate=duplicate)
     problem = _problem(shape)
-    engine = Engine(arch, problem, g.ert, g.art, ModelOptions(compute_latency_cycles=1.0))
+    engine = g.engine.for_problem(problem)
     nest = build_nest(arch, problem, pm.mapping())
-    result = engine.evaluate(nest)
-    return Counted(engine, result, int(nest.temporal_product), g.cim_levels,
-                   (p.banks_x, p.banks_y), float(result.area_um2))
+    return Counted(engine, engine.checked_counts(nest), int(nest.temporal_product),
+                   g.cim_levels, (p.banks_x, p.banks_y), g.area_um2)
 
 
 def _rounded(values: list[float]) -> np.ndarray:
@@ -196,7 +209,7 @@ def evaluate_chunk(task: SweepTask) -> dict[str, Any]:
             c = _counted(ch.design, ch.structure, shape, task.sizing, task.banks,
                          task.duplicate, task.paper_compat)
             units = {name: {"fill": prices[2], "update": prices[2]} for name in c.cim_levels}
-            per_shape[i] = (c, reprice(c.engine, c.result, c.temporal_product,
+            per_shape[i] = (c, reprice(c.engine, c.counts, c.temporal_product,
                                        compute_energy=prices[0], latency=prices[1],
                                        level_units=units))
     except Exception as exc:  # noqa: BLE001 - reported for the geometry, the sweep goes on

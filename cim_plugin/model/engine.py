@@ -18,6 +18,7 @@ search asks `try_evaluate` and gets a status, not an exception.
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass, field
 
@@ -96,19 +97,11 @@ class Engine:
 
     def __init__(self, arch: Architecture, problem: Problem, ert: ERT, art: ART | None = None,
                  options: ModelOptions | None = None) -> None:
-        if not problem.simple_projections:
-            raise InputError("the embedded model supports problems whose projections are single "
-                             "dimensions (GEMM, batched GEMM, einsum-style)",
-                             field="problem.shape.data_spaces.projection",
-                             expected="each rank a single [dim] term")
+        self._set_problem(problem)
         self.arch = arch
-        self.problem = problem
         self.ert = ert
         self.art = art
         self.options = options or ModelOptions()
-        self.macs = problem.macs
-        self.spaces: tuple[DataSpace, ...] = problem.data_spaces
-        self.sizes = {ds.name: problem.size(ds) for ds in self.spaces}
         self.level_energy = [self._energies(s) for s in arch.storage]
         lat = self.options.compute_latency_cycles
         if lat is None:
@@ -119,6 +112,25 @@ class Engine:
                              expected="cycles > 0")
         self.compute_latency = lat
         self.compute_energy = ert.energy(arch.compute.base_name, *COMPUTE_ACTIONS)
+
+    def _set_problem(self, problem: Problem) -> None:
+        if not problem.simple_projections:
+            raise InputError("the embedded model supports problems whose projections are single "
+                             "dimensions (GEMM, batched GEMM, einsum-style)",
+                             field="problem.shape.data_spaces.projection",
+                             expected="each rank a single [dim] term")
+        self.problem = problem
+        self.macs = problem.macs
+        self.spaces: tuple[DataSpace, ...] = problem.data_spaces
+        self.sizes = {ds.name: problem.size(ds) for ds in self.spaces}
+
+    def for_problem(self, problem: Problem) -> Engine:
+        """An engine for `problem` on the same architecture, tables and options: what
+        depends on those alone (the levels' unit energies, the compute latency) is shared,
+        not looked up again (a sweep evaluates several GEMMs per architecture)."""
+        other = copy.copy(self)
+        other._set_problem(problem)
+        return other
 
     def _energies(self, level: StorageLevel) -> _LevelEnergy:
         name = level.base_name
@@ -133,12 +145,17 @@ class Engine:
     def evaluate(self, nest: LoopNest) -> EvalResult:
         """Counts, check and cost of one nest; an InvalidMappingError for a nest the model
         does not accept (`try_evaluate` returns the status instead)."""
+        return self.cost(self.checked_counts(nest))
+
+    def checked_counts(self, nest: LoopNest) -> AccessCounts:
+        """Counts and check of one nest (`evaluate` without the cost), for callers that
+        price the same counts many ways (`cim_plugin.model.recost`)."""
         counts = self.access_counts(nest)
         status = counts.status if not counts.status.ok else self.check(counts, nest)
         if not status.ok:
             assert status.error is not None
             raise status.error
-        return self.cost(counts)
+        return counts
 
     def try_evaluate(self, nest: LoopNest) -> tuple[EvalStatus, EvalResult | None]:
         """(status, result): the result is None when the status is not ok."""
@@ -260,7 +277,7 @@ class Engine:
     def cost(self, counts: AccessCounts) -> EvalResult:
         """Cycles (compute time and every level's bandwidth) and energy (ERT) of the
         counts, and the result timeloop-model reports."""
-        arch, macs = self.arch, self.macs
+        arch = self.arch
         storage = arch.storage
         n = len(storage)
         stats = counts.levels
@@ -279,11 +296,8 @@ class Engine:
         level_results: list[LevelStats] = []
         fj: dict[str, float] = {}
         utilized_units = counts.utilized_units
-        if self.compute_energy is None:
-            raise InputError(f"ERT has no compute action for {arch.compute.base_name}",
-                             file=self.ert.source, field=f"ERT.{arch.compute.base_name}",
-                             expected=f"one of {', '.join(COMPUTE_ACTIONS)}")
-        real = self.options.actual_computes or macs
+        self.require_units(counts)
+        real = self.actual_computes
         compute_energy_total = real * self.compute_energy
         compute = ComputeStats(name=arch.compute.base_name, instances=arch.compute.instances,
                                utilized_instances=utilized_units, computes=real,
@@ -298,17 +312,11 @@ class Engine:
             e = self.level_energy[i]
             block = level.block_size
             level_total = 0.0
-            for name, s in stats[i].items():
+            for s in stats[i].values():
                 energy = 0.0
-                for count, unit, what in ((s.reads, e.read, "read"), (s.fills, e.fill, "write/fill"),
-                                          (s.updates, e.update, "update/write")):
+                for count, unit in ((s.reads, e.read), (s.fills, e.fill), (s.updates, e.update)):
                     if count <= 0:
                         continue
-                    if unit is None:
-                        raise InputError(
-                            f"ERT has no {what} action for level {level.base_name}, which keeps {name}",
-                            file=self.ert.source, field=f"ERT.{level.base_name}",
-                            expected=f"an ERT table for {level.base_name} with read, write, update, leak")
                     energy += priced(count, block, unit)
                 s.energy_per_instance_pJ = energy
                 s.energy_pJ = energy * s.utilized_instances
@@ -326,15 +334,43 @@ class Engine:
         fj["Total"] = total * 1000.0 / real
         rw_size = self.options.actual_rw_size if self.options.actual_rw_size is not None else \
             sum(self.sizes[ds.name] for ds in self.spaces if ds.read_write)
-        area = sum(c.instances * self._area(c.base_name) for c in arch.components)
         return EvalResult(
             computes=real, cycles=cycles, energy_pJ=total,
             gflops=(2 * real - rw_size) / cycles,
             # busy fraction of the compute units; with a latency of L cycles per operation a
             # unit can start one operation every L cycles (L = 1: Timeloop's definition)
             utilization=real * self.compute_latency / (arch.compute.instances * cycles),
-            levels=level_results, compute=compute, fj_per_compute=fj, area_um2=area,
+            levels=level_results, compute=compute, fj_per_compute=fj, area_um2=self.area_um2(),
             compute_latency_cycles=self.compute_latency)
+
+    @property
+    def actual_computes(self) -> int:
+        """The computes energy is counted for (the real problem's MACs when padded)."""
+        return self.options.actual_computes or self.macs
+
+    def require_units(self, counts: AccessCounts) -> None:
+        """The InputError for an action the counts need and the ERT lacks (the compute's,
+        then each level's from the innermost out, as `cost` prices them)."""
+        storage = self.arch.storage
+        if self.compute_energy is None:
+            raise InputError(f"ERT has no compute action for {self.arch.compute.base_name}",
+                             file=self.ert.source, field=f"ERT.{self.arch.compute.base_name}",
+                             expected=f"one of {', '.join(COMPUTE_ACTIONS)}")
+        for i in range(len(storage) - 1, -1, -1):
+            level, e = storage[i], self.level_energy[i]
+            for name, s in counts.levels[i].items():
+                for count, unit, what in ((s.reads, e.read, "read"), (s.fills, e.fill, "write/fill"),
+                                          (s.updates, e.update, "update/write")):
+                    if count > 0 and unit is None:
+                        raise InputError(
+                            f"ERT has no {what} action for level {level.base_name}, which keeps {name}",
+                            file=self.ert.source, field=f"ERT.{level.base_name}",
+                            expected=f"an ERT table for {level.base_name} with read, write, update, leak")
+
+    def area_um2(self) -> float:
+        """The architecture's area (every component's instances, ART areas); it does not
+        depend on the problem nor on the mapping."""
+        return sum(c.instances * self._area(c.base_name) for c in self.arch.components)
 
     def _area(self, name: str) -> float:
         if self.art is None:

@@ -4,7 +4,7 @@ A mapping's access counts depend on the architecture, the problem and the mappin
 not on what an action costs nor on how many cycles one compute operation takes. So a
 family of CiM macros that share one geometry (and hence one sizing and one priority
 mapping) but differ in energy per MAC, write energy or latency has one set of counts:
-the engine counts once (`Engine.evaluate`), and this module prices those counts for
+the engine counts once (`Engine.checked_counts`), and this module prices those counts for
 whole numpy arrays of unit energies and latencies. It applies the engine's cycle and
 energy rules with the shared counting functions of `cim_plugin.model.counts`, in the
 engine's order of summation, so one variant's figures equal a full evaluation of it.
@@ -19,8 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cim_plugin.model.counts import level_cycles, priced, slowdown
-from cim_plugin.model.engine import Engine
-from cim_plugin.model.result import EvalResult
+from cim_plugin.model.engine import AccessCounts, Engine
 
 
 @dataclass(frozen=True)
@@ -31,10 +30,10 @@ class Repriced:
     cycles: np.ndarray
 
 
-def reprice(engine: Engine, result: EvalResult, temporal_product: int, *,
+def reprice(engine: Engine, counts: AccessCounts, temporal_product: int, *,
             compute_energy: np.ndarray, latency: np.ndarray,
             level_units: dict[str, dict[str, np.ndarray]] | None = None) -> Repriced:
-    """Figures of `result`'s counts under per-variant prices.
+    """Figures of `counts` (`engine.checked_counts` of a nest) under per-variant prices.
 
     `compute_energy`: pJ per compute action; `latency`: cycles per compute operation;
     `level_units`: for named storage levels, arrays replacing the ERT's `read`, `fill`,
@@ -42,18 +41,19 @@ def reprice(engine: Engine, result: EvalResult, temporal_product: int, *,
     `temporal_product` is the nest's product of temporal bounds (the compute cycles at a
     latency of one). Given plain floats instead of arrays (one variant), the same rules
     run on Python scalars, as the engine runs them, which is several times cheaper than
-    one-element arrays; the result is then arrays of length one.
+    one-element arrays; the result is then arrays of length one. An action the counts
+    need and the engine's ERT lacks is refused as `Engine.cost` refuses it.
     """
+    engine.require_units(counts)
     units = level_units or {}
     scalar = all(isinstance(v, float) for v in (latency, compute_energy)) and all(
         isinstance(v, float) for own in units.values() for v in own.values())
     arch = engine.arch
     storage = arch.storage
     n = len(storage)
-    by_name = {lv.name: lv for lv in result.levels}
     lat = latency if scalar else np.asarray(latency, dtype=float)
     compute_cycles = temporal_product * lat
-    stats = [by_name[s.base_name].dataspaces if s.base_name in by_name else {} for s in storage]
+    stats = counts.levels
     lcycles = []
     for i, level in enumerate(storage):
         reads = sum(s.reads for s in stats[i].values())
@@ -64,7 +64,7 @@ def reprice(engine: Engine, result: EvalResult, temporal_product: int, *,
     cycles = float(math.ceil(compute_cycles)) if scalar else np.ceil(compute_cycles)
     for c in lcycles:
         cycles = max(cycles, float(c)) if scalar else np.maximum(cycles, c)
-    real = result.compute.computes
+    real = engine.actual_computes
     total = real * (compute_energy if scalar else np.asarray(compute_energy, dtype=float))
     for i in range(n - 1, -1, -1):
         level = storage[i]

@@ -162,8 +162,11 @@ def _attr_int(attrs: dict[str, Any], key: str, where: str, file: str | None,
               default: int | None = None, *, maximum: int = MAX_CAPACITY) -> int | None:
     """A positive integer attribute (absent: `default`); 0, negative or fractional
     values are refused, naming the level and the attribute."""
+    raw = attrs.get(key)
+    if type(raw) is int and 1 <= raw <= maximum:
+        return raw                      # the usual case: nothing to convert or word
     field_name = f"{where}.attributes.{key}"
-    v = as_number(attrs.get(key), where=field_name, file=file)
+    v = as_number(raw, where=field_name, file=file)
     if v is None:
         return default
     return to_int(v, file=file, field=field_name, minimum=1, maximum=maximum,
@@ -173,8 +176,11 @@ def _attr_int(attrs: dict[str, Any], key: str, where: str, file: str | None,
 def _attr_real(attrs: dict[str, Any], key: str, where: str, file: str | None,
                maximum: float = 1e18) -> float | None:
     """A positive finite attribute (absent: None)."""
+    raw = attrs.get(key)
+    if type(raw) in (int, float) and 0 < raw <= maximum:
+        return float(raw)               # the usual case (finite: NaN fails the test)
     field_name = f"{where}.attributes.{key}"
-    v = as_number(attrs.get(key), where=field_name, file=file)
+    v = as_number(raw, where=field_name, file=file)
     if v is None:
         return None
     return to_real(v, file=file, field=field_name, positive=True, maximum=maximum)

@@ -70,6 +70,10 @@ def _range_text(minimum: float | None, maximum: float | None) -> str:
     return ""
 
 
+def _in_range(x: float, minimum: float | None, maximum: float | None) -> bool:
+    return (minimum is None or x >= minimum) and (maximum is None or x <= maximum)
+
+
 def _check_range(x: float, value: Any, minimum: float | None, maximum: float | None,
                  file: str | None, field: str | None, expected: str) -> None:
     if (minimum is not None and x < minimum) or (maximum is not None and x > maximum):
@@ -81,7 +85,6 @@ def to_int(value: Any, *, file: str | None = None, field: str | None = None,
            minimum: int | None = None, maximum: int | None = None,
            expected: str | None = None) -> int:
     """An integer from an int, an integral float or an ASCII integer string."""
-    exp = expected or " ".join(p for p in ("an integer", _range_text(minimum, maximum)) if p)
     out: int | None = None
     if isinstance(value, bool):
         out = None
@@ -91,6 +94,9 @@ def to_int(value: Any, *, file: str | None = None, field: str | None = None,
         out = int(value) if math.isfinite(value) and value.is_integer() else None
     elif isinstance(value, str):
         out = int_from_text(value)
+    if out is not None and _in_range(out, minimum, maximum):
+        return out                      # the usual case: no message to word
+    exp = expected or " ".join(p for p in ("an integer", _range_text(minimum, maximum)) if p)
     if out is None:
         raise InputError(f"{show(value)} is not an integer", file=file, field=field, expected=exp)
     _check_range(out, value, minimum, maximum, file, field, exp)
@@ -104,10 +110,6 @@ def to_real(value: Any, *, file: str | None = None, field: str | None = None,
 
     `positive` refuses zero as well as negative values.
     """
-    rng = "> 0" if positive and maximum is None else _range_text(minimum, maximum)
-    if positive and maximum is not None:
-        rng = f"> 0 and <= {maximum:g}"
-    exp = expected or " ".join(p for p in ("a finite number", rng) if p)
     out: float | None = None
     if isinstance(value, bool):
         out = None
@@ -117,6 +119,12 @@ def to_real(value: Any, *, file: str | None = None, field: str | None = None,
         out = value if math.isfinite(value) else None
     elif isinstance(value, str):
         out = real_from_text(value)
+    if out is not None and not (positive and out <= 0) and _in_range(out, minimum, maximum):
+        return out                      # the usual case: no message to word
+    rng = "> 0" if positive and maximum is None else _range_text(minimum, maximum)
+    if positive and maximum is not None:
+        rng = f"> 0 and <= {maximum:g}"
+    exp = expected or " ".join(p for p in ("a finite number", rng) if p)
     if out is None:
         raise InputError(f"{show(value)} is not a finite number", file=file, field=field,
                          expected=exp)
