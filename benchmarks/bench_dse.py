@@ -126,6 +126,15 @@ def sweep_points(points: int = 100_000) -> dict:
             "peak_rss_MB_largest_process": round(peak_kb / 1024, 1)}
 
 
+def _batching(tasks: list, workers: int) -> dict:
+    """How the study groups these chunks into tasks for `workers` workers (`in_order`)."""
+    from cim_plugin.dse.run import batch_weight, chunk_weight
+
+    t = tasks[0]
+    return {"weight": chunk_weight,
+            "batch": batch_weight(t.sweep, ("cim_rf", "cim_smem"), t.workloads, workers)}
+
+
 def _timed_chunk(task) -> tuple[int, float]:
     """One chunk on a worker: (worker pid, CPU seconds it took)."""
     from cim_plugin.dse.cheap import evaluate_chunk
@@ -135,17 +144,32 @@ def _timed_chunk(task) -> tuple[int, float]:
     return os.getpid(), time.process_time() - cpu
 
 
-def _pool_seconds(tasks: list) -> dict[int, float]:
-    """The same tasks on 1 and 2 local processes: what the machine allows right now."""
-    import multiprocessing
+class _Counting:
+    """An executor passing tasks on to another one, counting them."""
 
-    from cim_plugin.dse.cheap import evaluate_chunk
+    def __init__(self, inner) -> None:
+        self.inner, self.workers, self.sent = inner, inner.workers, 0
+
+    def submit(self, fn, arg):
+        self.sent += 1
+        return self.inner.submit(fn, arg)
+
+    def result(self, handle):
+        return self.inner.result(handle)
+
+
+def _pool_seconds(tasks: list) -> dict[int, float]:
+    """The same tasks, grouped the same way, on 1 and 2 local processes (`--jobs`): what
+    the machine allows right now."""
+    from cim_plugin.study.executors import PoolExecutor, in_order
 
     out = {}
     for workers in (1, 2):
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
+        with PoolExecutor(workers) as ex:
             t = time.perf_counter()
-            pool.map(evaluate_chunk, tasks, chunksize=1)
+            for _ in in_order(ex, _timed_chunk, ((i, task, None) for i, task in enumerate(tasks)),
+                              3 * workers, **_batching(tasks, workers)):
+                pass
             out[workers] = time.perf_counter() - t
     return out
 
@@ -155,11 +179,13 @@ def dask_scaling(rounds: int = 2) -> dict:
     machine's load hits both), and how the CPU work was shared between the workers."""
     import distributed
 
+    from cim_plugin.dse.cheap import warm_up
     from cim_plugin.study.executors import DaskExecutor, in_order
 
     tasks, points = _tasks(GEOMETRIES, ("cim_rf", "cim_smem"))
     best: dict[int, float] = {}
     cpu_split: dict[int, list[float]] = {}
+    tasks_sent: dict[int, int] = {}
     load_before = os.getloadavg()
     for _ in range(rounds):
         for workers in (1, 2):
@@ -168,19 +194,23 @@ def dask_scaling(rounds: int = 2) -> dict:
                                           silence_logs=logging.ERROR) as c, \
                     DaskExecutor(c.scheduler_address, workers) as ex:
                 ex.client.wait_for_workers(workers)
+                ex.warm(warm_up, ("cim_rf", "cim_smem"))      # as the study does, untimed
+                counted = _Counting(ex)
                 t = time.perf_counter()
                 per: dict[int, float] = {}
-                for _, (pid, cpu), _ in in_order(ex, _timed_chunk, ((i, task, None) for i, task
-                                                                    in enumerate(tasks)),
-                                                 3 * workers):
+                jobs = ((i, task, None) for i, task in enumerate(tasks))
+                for _, (pid, cpu), _ in in_order(counted, _timed_chunk, jobs, 3 * workers,
+                                                 **_batching(tasks, workers)):
                     per[pid] = per.get(pid, 0.0) + cpu
                 wall = time.perf_counter() - t
                 if wall < best.get(workers, float("inf")):
                     best[workers] = wall
                     cpu_split[workers] = sorted(round(v, 2) for v in per.values())
+                    tasks_sent[workers] = counted.sent
     speedup = best[1] / best[2]
     pool = _pool_seconds(tasks)
-    return {"design_points": points, "tasks": len(tasks), "rounds": rounds,
+    return {"design_points": points, "chunks": len(tasks),
+            "tasks_1_worker": tasks_sent[1], "tasks_2_workers": tasks_sent[2], "rounds": rounds,
             "seconds_1_worker": round(best[1], 2), "seconds_2_workers": round(best[2], 2),
             "speedup": round(speedup, 2), "goal": TARGET_SCALING,
             "meets_goal": speedup >= TARGET_SCALING,

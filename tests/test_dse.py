@@ -289,3 +289,21 @@ def test_interrupted_sweep_resumes_from_its_chunks(tmp_path):
     assert len(list((out / "cache").iterdir())) == 3                # 6 macros, 2 per chunk
     assert resumed == run(tmp_path / "b", SerialExecutor())
     assert resumed.count(b"\n") == 1 + 6
+
+
+def test_in_order_sends_small_jobs_together_and_keeps_their_order():
+    """Jobs of weights 1, 2, 3 (then 5, 6, 7, 9) fill tasks of weight >= 5; the cached
+    jobs 0, 4 and 8 are not run and come back in their place."""
+    from cim_plugin.study.executors import SerialExecutor, in_order
+
+    class Counting(SerialExecutor):
+        sent = 0
+
+        def submit(self, fn, arg):
+            Counting.sent += 1
+            return super().submit(fn, arg)
+
+    jobs = [(i, i, -i if i % 4 == 0 else None) for i in range(10)]
+    got = list(in_order(Counting(), lambda x: x * x, iter(jobs), 2, weight=float, batch=5))
+    assert got == [(i, -i, False) if i % 4 == 0 else (i, i * i, True) for i in range(10)]
+    assert Counting.sent == 5               # [1, 2, 3], [5], [6], [7], [9]

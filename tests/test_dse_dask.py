@@ -73,13 +73,17 @@ def _square_or_die(arg: tuple[int, str]) -> int:
     return i * i
 
 
-def test_a_killed_worker_is_retried(cluster, tmp_path):
+@pytest.mark.parametrize("batch", [0, 3])
+def test_a_killed_worker_is_retried(cluster, tmp_path, batch):
+    """One job per task (a study's points) or three (a sweep's small chunks)."""
     from cim_plugin.study.executors import DaskExecutor, in_order
 
     marker = str(tmp_path / "killed-once")
     jobs = ((i, (i, marker), None) for i in range(8))
+    weight = {"weight": lambda arg: 1.0, "batch": batch} if batch else {}
     with DaskExecutor(cluster.scheduler_address, 2) as ex:
-        got = [(tag, value) for tag, value, _ in in_order(ex, _square_or_die, jobs, 4)]
+        got = [(tag, value) for tag, value, _ in in_order(ex, _square_or_die, jobs, 4,
+                                                          **weight)]
     assert Path(marker).exists()                          # a worker did die
     assert got == [(i, i * i) for i in range(8)]
 

@@ -173,6 +173,22 @@ def _counted(design: str, structure: tuple[tuple[str, Any], ...], shape: tuple[i
                    g.cim_levels, (p.banks_x, p.banks_y), g.area_um2)
 
 
+#: a small geometry every design can hold, built once by `warm_up`
+_WARM_UP = (("Rp", 16), ("Cp", 16), ("Rh", 1), ("Ch", 1), ("bits", 8), ("area_factor", 1.0))
+
+
+def warm_up(designs: tuple[str, ...]) -> None:
+    """Build, map and count one small geometry on each design, so that this process has
+    read what every chunk needs (its modules, the component library, the baseline tables,
+    the designs' templates) before its first chunk: a fresh worker's first chunk then
+    costs what its others cost, and workers started together do this in parallel."""
+    for design in designs:
+        try:
+            _counted(design, _WARM_UP, (16, 16, 16), "iso-area", (1, 4), False, False)
+        except Exception:  # noqa: BLE001 - a design that refuses it is warm all the same
+            pass
+
+
 def _rounded(values: list[float]) -> np.ndarray:
     """The ERT keeps energies to 9 decimals (`generate_tables`); so does the re-pricing."""
     return np.array([round(v, 9) for v in values], dtype=float)
@@ -230,4 +246,4 @@ def evaluate_chunk(task: SweepTask) -> dict[str, Any]:
 
 
 __all__ = ["HYPOTHETICAL", "SweepTask", "Workloads", "evaluate_chunk", "hypothetical_macro",
-           "sizing_mode", "workloads_of"]
+           "sizing_mode", "warm_up", "workloads_of"]

@@ -2,7 +2,8 @@
 
 Chunks (`cim_plugin.library.sweep.chunks`) are enumerated lazily, looked up in the study's
 cache, sent to the executor (local processes or Dask) with a bounded number in flight,
-and read back in order; each chunk's rows are appended to a temporary `sweep.csv` in the
+several small chunks to a task (`batch_weight`: a task's round trip through a Dask
+scheduler costs about as much as building one geometry), and read back in order; each chunk's rows are appended to a temporary `sweep.csv` in the
 output folder as soon as it is back, and its figures are cached by the client. So a
 sweep of millions of points never holds more than a window of chunks in memory, an
 interrupted sweep resumes from its cache, and the file is the same bytes whatever the
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,8 +28,8 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from cim_plugin.dse.cheap import SweepTask, Workloads, evaluate_chunk, workloads_of
-from cim_plugin.library.sweep import COSTING, PARAMS, STRUCTURAL, Chunk, MacroSweep, chunks
+from cim_plugin.dse.cheap import SweepTask, Workloads, evaluate_chunk, warm_up, workloads_of
+from cim_plugin.library.sweep import CHUNK, COSTING, PARAMS, STRUCTURAL, Chunk, MacroSweep, chunks
 from cim_plugin.study.cache import fingerprint, point_key
 from cim_plugin.study.config import StudyConfig
 from cim_plugin.study.executors import in_order
@@ -37,8 +39,15 @@ SWEEP_FILE = "sweep.csv"
 COLUMNS = ("design", "macro_id", *PARAMS, "banks", "area_mm2", "workload", "energy_J",
            "latency_s", "tops_per_w", "gops", "tops_per_w_vs_baseline", "gops_vs_baseline",
            "error")
-#: chunks in flight per worker
+#: tasks in flight per worker
 WINDOW_PER_WORKER = 3
+#: per GEMM shape, building, mapping and counting one geometry costs about as much as
+#: pricing this many of its variants (the cheap path's throughputs, docs/dse.md)
+GEOMETRY_WEIGHT = 200
+#: weight of a task at most (`chunk_weight`): about 0.1 s of work on one core
+BATCH_WEIGHT = 40_000
+#: tasks per worker at least, so that the workers of a small sweep finish together
+TASKS_PER_WORKER = 8
 
 
 @dataclass(frozen=True)
@@ -123,6 +132,21 @@ def baseline_totals(summary: pd.DataFrame, baseline: str) -> Baseline:
                     dict(zip(rows["workload"], rows["latency_s"].astype(float))))
 
 
+def chunk_weight(task: SweepTask) -> float:
+    """A chunk's work in priced design points: its geometry and its variants, per shape."""
+    return len(task.workloads.shapes) * (GEOMETRY_WEIGHT + task.chunk.stop - task.chunk.start)
+
+
+def batch_weight(sweep: MacroSweep, designs: tuple[str, ...], workloads: Workloads,
+                 workers: int, chunk_size: int | None = None) -> float:
+    """How much work `in_order` puts in one task: BATCH_WEIGHT, or less for a sweep too
+    small to give every worker TASKS_PER_WORKER tasks of that size."""
+    n = sweep.costings
+    per_geometry = math.ceil(n / (chunk_size or CHUNK)) * GEOMETRY_WEIGHT + n
+    total = len(designs) * (sweep.macros() // n) * len(workloads.shapes) * per_geometry
+    return min(BATCH_WEIGHT, total / (max(1, workers) * TASKS_PER_WORKER))
+
+
 def tasks_of(cfg: StudyConfig, sweep: MacroSweep, workloads: Workloads, chunk_size: int | None = None):
     kw = {} if chunk_size is None else {"size": chunk_size}
     for ch in chunks(sweep, cfg.designs, **kw):
@@ -154,8 +178,11 @@ def run_sweep(cfg: StudyConfig, sweep: MacroSweep, gemms: list[Any], baseline: B
                     rec = cache.get(key, point)
                     yield (task.chunk, key, point), task, (rec["result"] if rec else None)
 
+            executor.warm(warm_up, tuple(cfg.designs))
+            batch = batch_weight(sweep, cfg.designs, workloads, executor.workers, chunk_size)
             for (chunk, key, point), result, fresh in in_order(
-                    executor, evaluate_chunk, jobs(), WINDOW_PER_WORKER * executor.workers):
+                    executor, evaluate_chunk, jobs(), WINDOW_PER_WORKER * executor.workers,
+                    weight=chunk_weight, batch=batch):
                 if result.get("error"):
                     failed += 1
                 elif fresh:
@@ -173,5 +200,5 @@ def run_sweep(cfg: StudyConfig, sweep: MacroSweep, gemms: list[Any], baseline: B
     return SweepRun(tmp, total, rows, failed)
 
 
-__all__ = ["Baseline", "COLUMNS", "COSTING", "SWEEP_FILE", "SweepRun", "baseline_totals",
-           "chunk_frame", "run_sweep"]
+__all__ = ["Baseline", "COLUMNS", "COSTING", "SWEEP_FILE", "SweepRun", "batch_weight",
+           "baseline_totals", "chunk_frame", "chunk_weight", "run_sweep"]

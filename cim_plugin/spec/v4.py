@@ -21,6 +21,7 @@ Attribute values may be expressions over `variables` (e.g. `depth: Rh`,
 from __future__ import annotations
 
 import ast
+import functools
 import math
 import operator
 from typing import Any
@@ -89,6 +90,17 @@ def _eval_node(node: ast.AST, names: dict[str, Any]) -> Any:
     raise _Unresolved(type(node).__name__)
 
 
+@functools.lru_cache(maxsize=4096)
+def _parsed(text: str) -> ast.Expression | None:
+    """The expression tree of an attribute text (None: not an expression), parsed once:
+    a design rendered for many macros repeats the same texts (`45nm`, `depth * 2`). The
+    tree is only read, never changed."""
+    try:
+        return ast.parse(text, mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+
+
 def resolve_value(value: Any, names: dict[str, Any]) -> Any:
     """Evaluate a string attribute as an arithmetic expression over `names`.
 
@@ -100,8 +112,10 @@ def resolve_value(value: Any, names: dict[str, Any]) -> Any:
     text = value.strip()
     if not text or len(text) > MAX_EXPRESSION:
         return value
+    tree = _parsed(text)
+    if tree is None:
+        return value
     try:
-        tree = ast.parse(text, mode="eval")
         out = _eval_node(tree, names)
         if isinstance(out, int | float) and not isinstance(out, bool):
             _number(out)

@@ -5,7 +5,8 @@ rules: never more than the cores, never outliving the study). `--scheduler dask`
 them on a `dask.distributed.LocalCluster` of N worker processes started for the study,
 and `--scheduler dask://tcp://HOST:PORT` on the workers of a running Dask scheduler.
 
-Every executor offers the same two calls, `submit(fn, arg)` and `result(handle)`, and the
+Every executor offers the same calls, `submit(fn, arg)`, `result(handle)` and
+`warm(fn, arg)` (a warm-up on every worker before the tasks), and the
 callers (`cim_plugin.study.remote`, `cim_plugin.dse.run`) keep a bounded window of
 submitted tasks, read results back in submission order and write each to the cache and
 the output files on the client as it arrives. So memory on the client is bounded by the
@@ -82,6 +83,10 @@ class SerialExecutor:
     def submit(self, fn: Callable[[Any], Any], arg: Any) -> Any:
         return _Done(fn(arg))
 
+    def warm(self, fn: Callable[[Any], Any], arg: Any) -> None:
+        """Run a warm-up on every worker: here, this process."""
+        fn(arg)
+
     def result(self, handle: Any) -> Any:
         return handle.value
 
@@ -111,6 +116,10 @@ class PoolExecutor:
 
     def submit(self, fn: Callable[[Any], Any], arg: Any) -> Any:
         return self._pool.apply_async(fn, (arg,))
+
+    def warm(self, fn: Callable[[Any], Any], arg: Any) -> None:
+        """Nothing: a pool cannot address each of its workers, which are forked from this
+        process and warm up on their first task."""
 
     def result(self, handle: Any) -> Any:
         return handle.get()
@@ -153,6 +162,16 @@ class DaskExecutor:
     def submit(self, fn: Callable[[Any], Any], arg: Any) -> Any:
         return self.client.submit(fn, arg, pure=False, retries=TASK_RETRIES)
 
+    def warm(self, fn: Callable[[Any], Any], arg: Any) -> None:
+        """Run `fn(arg)` on every worker now, all at once (`Client.run`): fresh worker
+        processes load their modules and shared data in parallel instead of in their
+        first task. Best effort: a worker that fails it (or joins later) warms up on its
+        first task."""
+        try:
+            self.client.run(fn, arg)
+        except Exception:  # noqa: BLE001 - the warm-up is an optimisation only
+            pass
+
     def result(self, handle: Any) -> Any:
         import distributed
 
@@ -167,28 +186,72 @@ class DaskExecutor:
         return value
 
 
+#: at most this many jobs share a task or wait in one group (bounds the cached results
+#: held back while a task is filled)
+MAX_GROUP = 256
+
+
+def _each(call: tuple[Callable[[Any], Any], list[Any]]) -> list[Any]:
+    """One task running `fn` on several jobs' arguments, in order (`in_order`'s batches)."""
+    fn, args = call
+    return [fn(arg) for arg in args]
+
+
 def in_order(executor: Any, fn: Callable[[Any], Any],
-             jobs: Iterable[tuple[Any, Any, Any]], window: int) -> Iterator[tuple[Any, Any, bool]]:
+             jobs: Iterable[tuple[Any, Any, Any]], window: int, *,
+             weight: Callable[[Any], float] | None = None,
+             batch: float = 0.0) -> Iterator[tuple[Any, Any, bool]]:
     """`(tag, value, fresh)` for each `(tag, arg, cached)` of `jobs`, in their order.
 
     A job whose `cached` value is not None is not run; the others run as `fn(arg)` with at
-    most `window` jobs in flight, so the results held at once stay bounded however many
+    most `window` tasks in flight, so the results held at once stay bounded however many
     jobs there are (and `jobs` may be a generator).
-    """
-    pending: deque[tuple[Any, Any, Any]] = deque()
 
-    def take() -> tuple[Any, Any, bool]:
-        tag, handle, cached = pending.popleft()
+    With `weight`, consecutive jobs to run share one task until their weights reach
+    `batch` (at most MAX_GROUP jobs): many small jobs would each pay a task's round trip
+    through the scheduler (a few milliseconds on Dask), as much as their own work. The
+    values are the same and come back in the same order, one job at a time; a task lost
+    with its worker is run again as a whole.
+    """
+    pending: deque[tuple[list[tuple[Any, Any]], Any]] = deque()
+    group: list[tuple[Any, Any]] = []          # (tag, cached value or None)
+    args: list[Any] = []
+    load = 0.0
+
+    def close() -> None:
+        nonlocal group, args, load
+        if not args:
+            handle = None
+        elif weight is None:
+            handle = executor.submit(fn, args[0])
+        else:
+            handle = executor.submit(_each, (fn, args))
+        pending.append((group, handle))
+        group, args, load = [], [], 0.0
+
+    def take() -> Iterator[tuple[Any, Any, bool]]:
+        entries, handle = pending.popleft()
         if handle is None:
-            return tag, cached, False
-        return tag, executor.result(handle), True
+            values: Iterator[Any] = iter(())
+        else:
+            got = executor.result(handle)
+            values = iter(got if weight is not None else (got,))
+        for tag, cached in entries:
+            yield (tag, cached, False) if cached is not None else (tag, next(values), True)
 
     for tag, arg, cached in jobs:
-        pending.append((tag, None if cached is not None else executor.submit(fn, arg), cached))
-        if len(pending) >= window:
-            yield take()
+        group.append((tag, cached))
+        if cached is None:
+            args.append(arg)
+            load += weight(arg) if weight is not None else 0.0
+        if weight is None or load >= batch or len(group) >= MAX_GROUP:
+            close()
+            if len(pending) >= window:
+                yield from take()
+    if group:
+        close()
     while pending:
-        yield take()
+        yield from take()
 
 
 def require_dask() -> Any:
