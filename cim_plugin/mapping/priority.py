@@ -29,6 +29,7 @@ Beyond the method (documented choices):
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,7 +45,8 @@ DIMS = GEMM_DIMS
 
 def mpf(d: int, p: int) -> int:
     """Largest divisor of d that is not above p (at least 1)."""
-    return max(f for f in divisors(d) if f <= max(p, 1))
+    divs = divisors(d)                  # ascending, 1 first
+    return divs[bisect.bisect_right(divs, max(p, 1)) - 1]
 
 
 def loop_order(m: int, n: int, k: int) -> str:

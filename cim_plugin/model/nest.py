@@ -7,6 +7,7 @@ level below. Permutations in Timeloop mappings list dimensions innermost first.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -42,12 +43,12 @@ class LoopNest:
         return math.prod(b for lv in self.levels for _, b in lv.temporal)
 
 
-def _ordered(factors: dict[str, int], perm_inner_first: tuple[str, ...],
-             dims: tuple[str, ...]) -> list[str]:
+@functools.lru_cache(maxsize=1024)
+def _ordered(perm_inner_first: tuple[str, ...], dims: tuple[str, ...]) -> tuple[str, ...]:
     """Dimensions outermost first: the permutation reversed, unlisted dims outermost."""
     listed = [d for d in perm_inner_first if d in dims]
     rest = [d for d in dims if d not in listed]
-    return list(reversed(rest)) + list(reversed(listed)) if rest else list(reversed(listed))
+    return tuple(reversed(rest)) + tuple(reversed(listed)) if rest else tuple(reversed(listed))
 
 
 def build_nest(arch: Architecture, problem: Problem, mapping: Mapping,
@@ -82,7 +83,7 @@ def build_nest(arch: Architecture, problem: Problem, mapping: Mapping,
                     raise InvalidMappingError(f"factor {d}{v} is not positive", file=src,
                                               field=f"mapping.{level.base_name}.factors",
                                               expected="factors >= 1")
-            for d in _ordered(lm.temporal, lm.temporal_permutation, dims):
+            for d in _ordered(tuple(lm.temporal_permutation), dims):
                 b = lm.temporal.get(d, 1)
                 product[d] *= b
                 if b > 1:

@@ -122,9 +122,11 @@ def ert_from_dict(doc: dict[str, Any], file: str | None = None) -> ERT:
                 raise InputError("action needs a name and a numeric energy", file=file,
                                  field=where, expected="{name, arguments, energy}")
             n = a["name"]
-            e = to_real(a["energy"], file=file, field=f"{where}.energy ({name} {n})",
-                        minimum=0.0, maximum=MAX_ENERGY_PJ,
-                        expected=f"an energy in pJ from 0 to {MAX_ENERGY_PJ:g}")
+            e = a["energy"]
+            if not (type(e) is float and 0.0 <= e <= MAX_ENERGY_PJ):    # else: read strictly
+                e = to_real(e, file=file, field=f"{where}.energy ({name} {n})",
+                            minimum=0.0, maximum=MAX_ENERGY_PJ,
+                            expected=f"an energy in pJ from 0 to {MAX_ENERGY_PJ:g}")
             args = a.get("arguments")
             if args is not None and not isinstance(args, dict):
                 raise InputError("arguments must be a mapping", file=file,
