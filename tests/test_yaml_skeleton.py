@@ -37,9 +37,12 @@ def test_numbers_apart_equals_a_full_parse(values):
     from cim_plugin.spec.yaml_skeleton import _parsed_skeleton, _skeleton_of
 
     text = TEXT.format(*values)
-    assert loads_numbers_apart(text, "t.yaml") == loads_yaml(text, "t.yaml")
+    # equal, and of the same types (4 == 4.0): the same text
+    assert repr(loads_numbers_apart(text, "t.yaml")) == repr(loads_yaml(text, "t.yaml"))
     skeleton, found = _skeleton_of(text)
-    assert len(found) == 5 and _parsed_skeleton(skeleton, 5, "t.yaml").usable
+    parsed = _parsed_skeleton(skeleton, 5, "t.yaml")
+    assert len(found) == 5 and parsed.usable
+    assert parsed.frozen is not None and len(parsed.slots) == 5     # the copying path
     other = NOT_A_SKELETON.format(*values)
     assert loads_numbers_apart(other, "t.yaml") == loads_yaml(other, "t.yaml")
     skeleton, found = _skeleton_of(other)

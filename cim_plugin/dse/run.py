@@ -2,13 +2,14 @@
 
 Chunks (`cim_plugin.library.sweep.chunks`) are enumerated lazily, looked up in the study's
 cache, sent to the executor (local processes or Dask) with a bounded number in flight,
-several small chunks to a task (`batch_weight`: a task's round trip through a Dask
-scheduler costs about as much as building one geometry), and read back in order; each chunk's rows are appended to a temporary `sweep.csv` in the
-output folder as soon as it is back, and its figures are cached by the client. So a
-sweep of millions of points never holds more than a window of chunks in memory, an
-interrupted sweep resumes from its cache, and the file is the same bytes whatever the
-number or kind of workers. The file is published (renamed into place) with the other
-outputs at the end.
+small chunks several to a task (`batch_weight`: a task's round trip through a Dask
+scheduler costs about as much as building one geometry), and read back in order; each
+chunk's rows are appended to a temporary `sweep.csv` in the output folder as soon as it
+is back, and its figures are cached by the client. So a sweep of millions of points
+never holds more than a window of tasks (each under two full chunks' worth) in memory,
+an interrupted sweep resumes from its cache, and the file is the same bytes whatever
+the number or kind of workers. The file is published (renamed into place) with the
+other outputs at the end.
 
 Columns: the placement, the macro's sweep-wide number and parameters, its banks and the
 design's area, then per workload the count-weighted totals (energy, latency), TOPS/W,
@@ -44,8 +45,6 @@ WINDOW_PER_WORKER = 3
 #: per GEMM shape, building, mapping and counting one geometry costs about as much as
 #: pricing this many of its variants (the cheap path's throughputs, docs/dse.md)
 GEOMETRY_WEIGHT = 200
-#: weight of a task at most (`chunk_weight`): about 0.1 s of work on one core
-BATCH_WEIGHT = 40_000
 #: tasks per worker at least, so that the workers of a small sweep finish together
 TASKS_PER_WORKER = 8
 
@@ -139,12 +138,17 @@ def chunk_weight(task: SweepTask) -> float:
 
 def batch_weight(sweep: MacroSweep, designs: tuple[str, ...], workloads: Workloads,
                  workers: int, chunk_size: int | None = None) -> float:
-    """How much work `in_order` puts in one task: BATCH_WEIGHT, or less for a sweep too
-    small to give every worker TASKS_PER_WORKER tasks of that size."""
+    """How much work `in_order` puts in one task: the weight of one full chunk (so a
+    task holds no more results than a chunk of `chunk_size` variants did, and a full
+    chunk is a task of its own), or less for a sweep too small to give every worker
+    TASKS_PER_WORKER tasks of that size. Chunks of few variants (every macro its own
+    geometry: a few milliseconds each) then travel by tens."""
+    size = chunk_size or CHUNK
     n = sweep.costings
-    per_geometry = math.ceil(n / (chunk_size or CHUNK)) * GEOMETRY_WEIGHT + n
-    total = len(designs) * (sweep.macros() // n) * len(workloads.shapes) * per_geometry
-    return min(BATCH_WEIGHT, total / (max(1, workers) * TASKS_PER_WORKER))
+    shapes = len(workloads.shapes)
+    total = len(designs) * (sweep.macros() // n) * shapes * \
+        (math.ceil(n / size) * GEOMETRY_WEIGHT + n)
+    return min(shapes * (GEOMETRY_WEIGHT + size), total / (max(1, workers) * TASKS_PER_WORKER))
 
 
 def tasks_of(cfg: StudyConfig, sweep: MacroSweep, workloads: Workloads, chunk_size: int | None = None):
