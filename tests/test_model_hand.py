@@ -111,6 +111,32 @@ def test_checked_example_energy():
     assert round(r.fj_per_compute["Total"], 2) == 16505.53
 
 
+def test_repricing_the_counts_gives_the_checked_example():
+    """`recost.reprice` of the engine's counts at the ERT's own prices is the total above
+    (MAC 9,830.4 + RF 39,098.368 + GLB 65,940.48 + DRAM 425,984 pJ; 2,048 cycles); an
+    ERT that lacks an action the counts need is refused by both in the same words."""
+    from cim_plugin.errors import InputError
+    from cim_plugin.model.recost import reprice
+    from cim_plugin.spec.ert import ERT
+
+    arch, nest = _arch(), build_nest(_arch(), PROBLEM, _mapping())
+    engine = Engine(arch, PROBLEM, _ert())
+    got = reprice(engine, engine.checked_counts(nest), nest.temporal_product,
+                  compute_energy=0.3, latency=1.0)
+    assert got.cycles.tolist() == [2048.0]
+    assert got.energy_pJ[0] == pytest.approx(9830.4 + 39098.368 + 65940.48 + 425984, rel=1e-12)
+    ert = _ert()
+    tables = {**ert.tables, "GLB": {"read": 22.0, "leak": 0.01}}      # no write, no update
+    engine = Engine(arch, PROBLEM, ERT(tables, source="hand.ERT"))
+    with pytest.raises(InputError) as full:
+        engine.evaluate(nest)
+    with pytest.raises(InputError) as priced:
+        reprice(engine, engine.checked_counts(nest), nest.temporal_product,
+                compute_energy=0.3, latency=1.0)
+    assert str(priced.value) == str(full.value)
+    assert "no write/fill action for level GLB, which keeps A" in str(full.value)
+
+
 def test_read_bandwidth_variant():
     # GLB reads 8192+8192 words over 2048 cycles = 8 words/cycle; read_bandwidth 2 ->
     # throttling 0.25, 8192 cycles; leakage grows 4x with the cycles.

@@ -112,6 +112,9 @@ class Engine:
                              expected="cycles > 0")
         self.compute_latency = lat
         self.compute_energy = ert.energy(arch.compute.base_name, *COMPUTE_ACTIONS)
+        # then no count can lack its unit (`require_units` has nothing to check)
+        self._every_action_priced = self.compute_energy is not None and all(
+            None not in (e.read, e.fill, e.update) for e in self.level_energy)
 
     def _set_problem(self, problem: Problem) -> None:
         if not problem.simple_projections:
@@ -351,6 +354,8 @@ class Engine:
     def require_units(self, counts: AccessCounts) -> None:
         """The InputError for an action the counts need and the ERT lacks (the compute's,
         then each level's from the innermost out, as `cost` prices them)."""
+        if self._every_action_priced:
+            return
         storage = self.arch.storage
         if self.compute_energy is None:
             raise InputError(f"ERT has no compute action for {self.arch.compute.base_name}",
