@@ -13,10 +13,7 @@ workload's GEMMs (they run one after another), as the study's totals.
 
 from __future__ import annotations
 
-import gc
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -210,33 +207,9 @@ class SweepTask:
     paper_compat: bool
 
 
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Python's cycle collector off for one chunk (as it was before, after it).
-
-    A chunk makes tens of thousands of small objects (documents, levels, loop nests,
-    counts) that are freed by reference counting as soon as it is done; the collector
-    would otherwise walk them about every 700 allocations, some 10% of a chunk's time
-    when every macro has its own geometry. Garbage in cycles, if any, waits for the
-    collector's next pass after the chunk. Run from several threads at once, the
-    collector ends switched on if it was on before any of them started."""
-    was_on = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_on:
-            gc.enable()
-
-
 def evaluate_chunk(task: SweepTask) -> dict[str, Any]:
     """Per-workload energy (pJ) and cycles of every variant of one chunk, or an error
     that holds for the whole geometry (e.g. not one macro fits the level's area)."""
-    with _collector_paused():
-        return _evaluate_chunk(task)
-
-
-def _evaluate_chunk(task: SweepTask) -> dict[str, Any]:
     from cim_plugin.model.recost import reprice
 
     ch = task.chunk
