@@ -8,6 +8,7 @@ plain identifiers, and `instance` holds only bounds, coefficients and densities.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -26,8 +27,9 @@ class DataSpace:
     projection: tuple[tuple[tuple[str, int], ...], ...]
     read_write: bool = False
 
-    @property
+    @functools.cached_property
     def dims(self) -> frozenset[str]:
+        """The dimensions indexing the tensor (made once: a frozen tensor's never change)."""
         return frozenset(d for rank in self.projection for d, _ in rank)
 
     def tile_size(self, bounds: dict[str, int]) -> int:
@@ -45,14 +47,15 @@ class Problem:
     bounds: dict[str, int]
     data_spaces: tuple[DataSpace, ...]
 
-    @property
+    @functools.cached_property
     def macs(self) -> int:
+        """Product of the bounds (made once: a problem's bounds are not changed)."""
         return math.prod(self.bounds[d] for d in self.dimensions)
 
     def size(self, ds: DataSpace) -> int:
         return ds.tile_size(self.bounds)
 
-    @property
+    @functools.cached_property
     def simple_projections(self) -> bool:
         """True when every rank of every tensor is a single dimension (GEMM/einsum)."""
         return all(len(rank) == 1 and rank[0][1] == 1 for ds in self.data_spaces
