@@ -307,3 +307,17 @@ def test_in_order_sends_small_jobs_together_and_keeps_their_order():
     got = list(in_order(Counting(), lambda x: x * x, iter(jobs), 2, weight=float, batch=5))
     assert got == [(i, -i, False) if i % 4 == 0 else (i, i * i, True) for i in range(10)]
     assert Counting.sent == 5               # [1, 2, 3], [5], [6], [7], [9]
+
+
+def test_a_task_holds_one_full_chunk_or_an_eighth_of_a_worker_share():
+    """4 geometries x 3 variants on 2 placements, 2 GEMM shapes, chunks of 2 variants:
+    a full chunk weighs 2 x (200 + 2) = 404; the sweep 2 x 4 x 2 x (2 x 200 + 3) = 6,448,
+    so one worker's tasks hold 404 (6,448 / 8 is more) and four workers' 6,448 / 32."""
+    from cim_plugin.dse.cheap import workloads_of
+    from cim_plugin.dse.run import batch_weight
+
+    sw = _sweep(Rp=[16, 32], Cp=[4, 8], latency_cycles=[1, 2, 3])
+    wl = workloads_of([Gemm("a", 8, 8, 8, 1, "w"), Gemm("b", 8, 16, 8, 1, "w")])
+    assert (sw.macros(), sw.costings, len(wl.shapes)) == (12, 3, 2)
+    assert batch_weight(sw, ("cim_rf", "cim_smem"), wl, 1, chunk_size=2) == 404
+    assert batch_weight(sw, ("cim_rf", "cim_smem"), wl, 4, chunk_size=2) == 6448 / 32
