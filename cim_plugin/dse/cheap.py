@@ -20,8 +20,12 @@ from typing import Any
 
 import numpy as np
 
+from cim_plugin.export.build import default_threshold, plain_levels
 from cim_plugin.library.macro import Macro
 from cim_plugin.library.sweep import Chunk, MacroSweep
+from cim_plugin.mapping.priority import priority_mapping
+from cim_plugin.model.nest import build_nest
+from cim_plugin.model.recost import reprice
 
 #: name the hypothetical macro has in the designs it is built into
 HYPOTHETICAL = "hypothetical"
@@ -157,10 +161,6 @@ def _counted(design: str, structure: tuple[tuple[str, Any], ...], shape: tuple[i
              sizing: str, banks: tuple[int, int], duplicate: bool, paper_compat: bool) -> Counted:
     """One shape on one geometry, mapped by the method's priority algorithm (as `build`
     maps it) and counted once."""
-    from cim_plugin.export.build import default_threshold, plain_levels
-    from cim_plugin.mapping.priority import priority_mapping
-    from cim_plugin.model.nest import build_nest
-
     g = _geometry(design, structure, sizing, banks, duplicate, paper_compat)
     p, arch = g.params, g.architecture
     pm = priority_mapping(*shape, g.macro, (p.banks_x, p.banks_y),
@@ -210,8 +210,6 @@ class SweepTask:
 def evaluate_chunk(task: SweepTask) -> dict[str, Any]:
     """Per-workload energy (pJ) and cycles of every variant of one chunk, or an error
     that holds for the whole geometry (e.g. not one macro fits the level's area)."""
-    from cim_plugin.model.recost import reprice
-
     ch = task.chunk
     var = task.sweep.costing(ch.start, ch.stop)
     e_mac, e_write = _rounded(var["energy_per_mac_pJ"]), _rounded(var["write_energy_pJ"])
