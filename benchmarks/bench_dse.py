@@ -76,6 +76,7 @@ def cheap_path(rounds: int = 3) -> dict:
         for _ in range(rounds):
             cheap._geometry.cache_clear()
             cheap._counted.cache_clear()
+            cheap._ESTIMATES.clear()
             t, cpu = time.perf_counter(), time.process_time()
             errors = sum(1 for task in tasks if cheap.evaluate_chunk(task).get("error"))
             best_wall = min(best_wall, time.perf_counter() - t)

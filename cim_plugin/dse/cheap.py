@@ -124,6 +124,34 @@ def _default_params() -> Any:
     return DesignParams.from_mapping(None)
 
 
+#: estimates of the components that are not CiM, by what they are estimated from
+_ESTIMATES: dict[Any, Any] = {}
+
+
+def _estimate(comp: Any, macros: dict[str, Macro], tables: Any, *,
+              paper_compat: bool = False) -> Any:
+    """`estimate_component`, kept per process for the components that are not CiM (DRAM,
+    SMEM, the fan-out levels): their estimate depends on their class and attributes
+    alone, and they are the same in every geometry of a placement. A CiM component
+    depends on the macro and is estimated each time."""
+    from cim_plugin.library.tables import CIM_STORAGE_CLASSES, CIM_UNIT_CLASSES, estimate_component
+
+    cls = comp.estimator_class
+    if cls in CIM_STORAGE_CLASSES or cls in CIM_UNIT_CLASSES or tables is not _baseline_tables():
+        return estimate_component(comp, macros, tables, paper_compat=paper_compat)
+    try:
+        key = (comp.name, comp.cls, comp.subclass, comp.instances, paper_compat,
+               tuple(sorted(comp.attributes.items())))
+        hash(key)
+    except TypeError:                   # an attribute that is a list or a mapping
+        return estimate_component(comp, macros, tables, paper_compat=paper_compat)
+    if key not in _ESTIMATES:
+        if len(_ESTIMATES) >= 4096:
+            _ESTIMATES.clear()
+        _ESTIMATES[key] = estimate_component(comp, macros, tables, paper_compat=paper_compat)
+    return _ESTIMATES[key]
+
+
 @lru_cache(maxsize=64)
 def _geometry(design: str, structure: tuple[tuple[str, Any], ...], sizing: str,
               banks: tuple[int, int], duplicate: bool, paper_compat: bool) -> Geometry:
@@ -139,7 +167,7 @@ def _geometry(design: str, structure: tuple[tuple[str, Any], ...], sizing: str,
                                       params=_default_params())
     macros = {**_library(), HYPOTHETICAL: macro}
     ert, art = generate_tables(arch, macros=macros, tables=_baseline_tables(),
-                               paper_compat=paper_compat)
+                               paper_compat=paper_compat, estimate=_estimate)
     # the levels priced with the macro's write energy (zero-cost CiM buffers are not)
     cim = tuple(s.base_name for s in arch.storage
                 if s.estimator_class in CIM_STORAGE_CLASSES

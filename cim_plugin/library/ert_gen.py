@@ -10,11 +10,17 @@ components of `components/`, so Accelergy's ERT/ART equal these.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from cim_plugin.library.loader import load_macro_library
 from cim_plugin.library.macro import Macro
-from cim_plugin.library.tables import BaselineTables, estimate_component, load_baseline_tables
+from cim_plugin.library.tables import (
+    BaselineTables,
+    Estimate,
+    estimate_component,
+    load_baseline_tables,
+)
 from cim_plugin.spec.arch import Architecture
 from cim_plugin.spec.ert import ART, ERT, art_from_dict, ert_from_dict
 
@@ -24,17 +30,21 @@ DEFAULT_TOP = "system_top_level"
 def generate_tables(arch: Architecture, *, extra: list[str | Path] | None = None,
                     macros: dict[str, Macro] | None = None,
                     tables: BaselineTables | None = None,
-                    top_name: str = DEFAULT_TOP, paper_compat: bool = False) -> tuple[ERT, ART]:
+                    top_name: str = DEFAULT_TOP, paper_compat: bool = False,
+                    estimate: Callable[..., Estimate | None] = estimate_component
+                    ) -> tuple[ERT, ART]:
     """ERT and ART of `arch` (component library + baseline tables; `extra` user files).
 
     `paper_compat`: CiM components get the WWW placeholder area instead of the macro's.
+    `estimate`: `estimate_component` or a caller's stand-in giving the same estimates
+    (a sweep keeps those of the components that do not change between its designs).
     """
     macros = macros if macros is not None else load_macro_library(extra)
     tables = tables or load_baseline_tables(extra)
     ert_tables = []
     art_tables = []
     for comp in arch.components:
-        est = estimate_component(comp, macros, tables, paper_compat=paper_compat)
+        est = estimate(comp, macros, tables, paper_compat=paper_compat)
         if est is None:
             continue
         full = f"{top_name}.{comp.name}"
