@@ -112,9 +112,11 @@ class Engine:
                              expected="cycles > 0")
         self.compute_latency = lat
         self.compute_energy = ert.energy(arch.compute.base_name, *COMPUTE_ACTIONS)
-        # then no count can lack its unit (`require_units` has nothing to check)
-        self._every_action_priced = self.compute_energy is not None and all(
-            None not in (e.read, e.fill, e.update) for e in self.level_energy)
+        # the levels (innermost first) where a count could lack its unit: only those are
+        # checked by `require_units` (fan-out levels have no table and keep nothing)
+        self._unpriced = tuple(i for i in range(len(arch.storage) - 1, -1, -1)
+                               if None in (self.level_energy[i].read, self.level_energy[i].fill,
+                                           self.level_energy[i].update))
 
     def _set_problem(self, problem: Problem) -> None:
         if not problem.simple_projections:
@@ -354,14 +356,12 @@ class Engine:
     def require_units(self, counts: AccessCounts) -> None:
         """The InputError for an action the counts need and the ERT lacks (the compute's,
         then each level's from the innermost out, as `cost` prices them)."""
-        if self._every_action_priced:
-            return
         storage = self.arch.storage
         if self.compute_energy is None:
             raise InputError(f"ERT has no compute action for {self.arch.compute.base_name}",
                              file=self.ert.source, field=f"ERT.{self.arch.compute.base_name}",
                              expected=f"one of {', '.join(COMPUTE_ACTIONS)}")
-        for i in range(len(storage) - 1, -1, -1):
+        for i in self._unpriced:        # the others price every count they have
             level, e = storage[i], self.level_energy[i]
             for name, s in counts.levels[i].items():
                 for count, unit, what in ((s.reads, e.read, "read"), (s.fills, e.fill, "write/fill"),
