@@ -69,6 +69,10 @@ COMMON = {"base": "analog6T", "Rp": [32, 64, 128], "Cp": [4, 8],
           "write_energy_pJ": [0.5, 2.0]}
 GEOMETRIES = {"base": "analog6T", "Rp": [16, 32, 64, 128], "Cp": [2, 4, 8, 16],
               "Rh": [1, 2, 4], "Ch": [4, 16, 64]}
+#: the Dask measurement's sweep: every macro its own geometry, 3,780 points, a few
+#: seconds of work (the cheap-path sweep above is a second: fixed costs would dominate)
+GEOMETRIES_DASK = {"base": "analog6T", "Rp": [16, 24, 32, 48, 64, 96, 128],
+                   "Cp": [2, 4, 6, 8, 12, 16], "Rh": [1, 2, 4], "Ch": [4, 16, 64]}
 
 
 def cheap_path(rounds: int = 3) -> dict:
@@ -169,6 +173,7 @@ class _Counting:
 def _pool_seconds(tasks: list) -> dict[int, float]:
     """The same tasks, grouped the same way, on 1 and 2 local processes (`--jobs`): what
     the machine allows right now."""
+    from cim_plugin.dse.run import WINDOW_PER_WORKER
     from cim_plugin.study.executors import PoolExecutor, in_order
 
     out = {}
@@ -176,21 +181,22 @@ def _pool_seconds(tasks: list) -> dict[int, float]:
         with PoolExecutor(workers) as ex:
             t = time.perf_counter()
             for _ in in_order(ex, _timed_chunk, ((i, task, None) for i, task in enumerate(tasks)),
-                              3 * workers, **_batching(tasks, workers)):
+                              WINDOW_PER_WORKER * workers, **_batching(tasks, workers)):
                 pass
             out[workers] = time.perf_counter() - t
     return out
 
 
-def dask_scaling(rounds: int = 2) -> dict:
+def dask_scaling(rounds: int = 3, geometries: dict | None = None) -> dict:
     """Wall time on 1 and 2 workers (best of `rounds`, alternated so that a change of the
     machine's load hits both), and how the CPU work was shared between the workers."""
     import distributed
 
     from cim_plugin.dse.cheap import warm_up
+    from cim_plugin.dse.run import WINDOW_PER_WORKER
     from cim_plugin.study.executors import DaskExecutor, in_order
 
-    tasks, points = _tasks(GEOMETRIES, ("cim_rf", "cim_smem"))
+    tasks, points = _tasks(geometries or GEOMETRIES_DASK, ("cim_rf", "cim_smem"))
     best: dict[int, float] = {}
     cpu_split: dict[int, list[float]] = {}
     tasks_sent: dict[int, int] = {}
@@ -207,7 +213,8 @@ def dask_scaling(rounds: int = 2) -> dict:
                 t = time.perf_counter()
                 per: dict[int, float] = {}
                 jobs = ((i, task, None) for i, task in enumerate(tasks))
-                for _, (pid, cpu), _ in in_order(counted, _timed_chunk, jobs, 3 * workers,
+                for _, (pid, cpu), _ in in_order(counted, _timed_chunk, jobs,
+                                                 WINDOW_PER_WORKER * workers,
                                                  **_batching(tasks, workers)):
                     per[pid] = per.get(pid, 0.0) + cpu
                 wall = time.perf_counter() - t
@@ -242,6 +249,7 @@ def main() -> None:
         doc["sweep"] = sweep_points(args.points)
     if not args.skip_dask:
         doc["dask_scaling"] = dask_scaling()
+        doc["dask_scaling_one_second_sweep"] = dask_scaling(geometries=GEOMETRIES)
     print(json.dumps(doc, indent=1))
 
 

@@ -40,8 +40,10 @@ SWEEP_FILE = "sweep.csv"
 COLUMNS = ("design", "macro_id", *PARAMS, "banks", "area_mm2", "workload", "energy_J",
            "latency_s", "tops_per_w", "gops", "tops_per_w_vs_baseline", "gops_vs_baseline",
            "error")
-#: tasks in flight per worker
-WINDOW_PER_WORKER = 3
+#: tasks in flight per worker: enough that a worker never waits for the client, which
+#: shares the machine with the workers on a local cluster and answers late (with 3 the
+#: two workers of a 2-core LocalCluster sat idle a fifth of the time; benchmarks/bench_dse.py)
+WINDOW_PER_WORKER = 8
 #: per GEMM shape, building, mapping and counting one geometry costs about as much as
 #: pricing this many of its variants (the cheap path's throughputs, docs/dse.md)
 GEOMETRY_WEIGHT = 200
