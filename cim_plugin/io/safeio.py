@@ -23,6 +23,7 @@ import os
 import secrets
 import stat
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -237,7 +238,13 @@ class SafeFolder:
                 # the writes stay collision-free anyway
                 busy = exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES)
             if busy:
-                holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+                # the holder writes its pid just after it takes the lock: give it a moment
+                holder = ""
+                for _ in range(50):
+                    holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+                    if holder.isdigit():
+                        break
+                    time.sleep(0.01)
                 who = f"pid {holder}" if holder.isdigit() else "another process"
                 raise InputError(f"the output folder is in use by {who}", file=str(self.path),
                                  field=self.flag,

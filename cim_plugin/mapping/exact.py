@@ -350,6 +350,7 @@ class BranchAndBound:
         writes_all = np.array([n.writes for n in nodes], dtype=np.float64)
         out: list[tuple[float, _Node]] = []
         for pieces in self._grids(placed, nodes, j, level, nxt):
+            self._check_deadline()
             parent = np.concatenate([p for p, _ in pieces])
             T = tuple(np.concatenate([t[d] for _, t in pieces]) for d in range(D))
             R2 = tuple(rem_all[parent, d] / T[d] for d in range(D))
@@ -403,14 +404,27 @@ class BranchAndBound:
             keep = np.ones(lb.shape, dtype=bool) if self.best is None else \
                 lb < self.best[0] * self.cut
             self.stats.pruned_bound += int((~keep).sum())
-            for q in np.flatnonzero(keep):
+            kept = np.flatnonzero(keep)
+            # columns as Python numbers once, so that each child only gathers its own
+            as_int = [np.rint(np.asarray(_full(x, pk.shape))[kept]).astype(np.int64).tolist()
+                      for x in (*Rk, *runs_k, *Tk)]
+            as_float = [np.asarray(_full(x, pk.shape), dtype=np.float64)[kept].tolist()
+                        for x in (energy, *reads, *writes, lb)]
+            parents = pk[kept].tolist()
+            order_ix = order_of[kept].tolist()
+            nR, nruns = len(Rk), len(runs_k)
+            nr = len(reads)
+            for i in range(len(kept)):
+                if not i % 4096:
+                    self._check_deadline()
+                ints = [col[i] for col in as_int]
+                flo = [col[i] for col in as_float]
                 child = _Node(
-                    j + 1, tuple(int(round(r[q])) for r in Rk),
-                    tuple(int(round(r[q])) for r in runs_k), float(energy[q]),
-                    [float(_at(x, q)) for x in reads], [float(_at(x, q)) for x in writes],
-                    nodes[int(pk[q])].loops + ((tuple(int(round(t[q])) for t in Tk),
-                                                orders[int(order_of[q])]),))
-                out.append((float(lb[q]), child))
+                    j + 1, tuple(ints[:nR]), tuple(ints[nR:nR + nruns]), flo[0],
+                    flo[1:1 + nr], flo[1 + nr:-1],
+                    nodes[parents[i]].loops + ((tuple(ints[nR + nruns:]),
+                                                orders[order_ix[i]]),))
+                out.append((flo[-1], child))
         out.sort(key=lambda x: (x[0], x[1].loops))
         return out
 
@@ -480,6 +494,3 @@ def _full(x: Any, shape: tuple[int, ...]) -> np.ndarray:
         return x
     return np.broadcast_to(np.asarray(x, dtype=np.float64), shape)
 
-
-def _at(x: Any, q: int) -> Any:
-    return x[q] if isinstance(x, np.ndarray) and x.ndim else x
