@@ -70,14 +70,6 @@ TIMELOOP_RUNS = [
 ]
 
 
-def _targets(m: int, n: int, k: int, variant: str) -> list[dict]:
-    out = method_baseline_targets(m, n, k)
-    if variant == "factors_only":
-        out = [{key: v for key, v in t.items() if key not in ("permutation", "split")}
-               for t in out if "factors" in t]
-    return out
-
-
 def _figures(r) -> dict:
     return {"utilization": round(r.utilization, 6), "cycles": int(r.cycles),
             "energy_uJ": round(r.energy_pJ / 1e6, 4),
@@ -92,7 +84,7 @@ def _spread(values: list[float]) -> dict:
 def _input(gemm, template: str, variant: str, threads: int, order: str, folder: Path) -> Path:
     from cim_plugin.io.yamlout import write_yaml
 
-    extra = _targets(*gemm, variant)
+    extra = method_baseline_targets(*gemm, orders=variant != "factors_only")
     ps = setup_point(Point("tensor_core", None, *gemm, "paper"), load_config(None), "preset",
                      paper_compat=True, extra_targets=extra)
     path = folder / f"in-{template}-{variant}-{threads}-{order}.yaml"

@@ -54,11 +54,7 @@ VARIANTS = ("method", "method_uber", "factors_only_uber")
 def _targets(m, n, k, constraints="method"):
     """The method's baseline constraints, or (`factors_only`) its factor constraints
     without its loop orders and splits: a larger mapspace, a harder test."""
-    out = method_baseline_targets(m, n, k)
-    if constraints == "factors_only":
-        out = [{key: v for key, v in t.items() if key not in ("permutation", "split")}
-               for t in out if "factors" in t]
-    return out
+    return method_baseline_targets(m, n, k, orders=constraints != "factors_only")
 
 
 def _baseline(m, n, k, constraints="method"):

@@ -50,7 +50,7 @@ import numpy as np
 from cim_plugin.errors import InvalidMappingError
 from cim_plugin.mapping.mapspace import Choice, MapSpace
 from cim_plugin.mapping.std_random import StdUniform, engine_state
-from cim_plugin.mapping.uber import UberSpace, factoradic_permute
+from cim_plugin.mapping.uber import UberSpace
 from cim_plugin.model.engine import Engine
 from cim_plugin.model.objective import Objective
 from cim_plugin.model.result import EvalResult
@@ -142,7 +142,7 @@ class _Sampler:
             size = uber.split_sizes[j]
             xmask = np.zeros((pl.size, len(dims) + 1, len(dims)), dtype=bool)
             for digit in range(pl.size):
-                pattern = pl.prefix + tuple(factoradic_permute(list(pl.infix), digit))
+                pattern = pl.pattern(digit)
                 for split in range(len(dims) + 1):
                     for pos, d in enumerate(pattern):
                         xmask[digit, split, dims.index(d)] = pos < split
@@ -319,9 +319,10 @@ def random_search(space: MapSpace, engine: Engine, *, objective: str = "edp", se
                   timeout: int = TIMEOUT, template: str = "uber") -> RandomOutcome:
     """The best of `threads` random-search threads over a split mapspace (module doc).
 
-    Each thread reads two streams that start alike in every thread: index-factorization
-    IDs (drawn in batches, so that the fan-out and capacity checks run on arrays) and
-    loop orders (one per draw that reaches the model)."""
+    Each thread reads three streams that start alike in every thread (index
+    factorization, loop permutation, spatial split), one number of each per draw, drawn
+    in batches so that the split and capacity checks run on arrays; `template` is the
+    Timeloop mapspace to walk (`uber`, or `ruby` as the method ran it)."""
     obj = Objective(objective)
     sampler = _Sampler(space, template)
     if not sampler.if_size:

@@ -177,6 +177,10 @@ class _PermLevel:
     infix: tuple[str, ...]
     size: int
 
+    def pattern(self, digit: int) -> tuple[str, ...]:
+        """The level's loop order (innermost first) for its permutation digit."""
+        return self.prefix + tuple(factoradic_permute(list(self.infix), digit))
+
 
 class UberSpace:
     """One MapSpace as Timeloop's Uber mapspace (module doc)."""
@@ -235,11 +239,8 @@ class UberSpace:
         first."""
         out = []
         for p in self.perm_levels:
-            if p.infix:
-                perm_id, j = divmod(perm_id, p.size)
-                out.append(p.prefix + tuple(factoradic_permute(list(p.infix), j)))
-            else:
-                out.append(p.prefix)
+            perm_id, j = divmod(perm_id, p.size)      # a level with nothing to permute: 1
+            out.append(p.pattern(j))
         return out
 
     def split_points(self, split_id: int) -> list[int]:

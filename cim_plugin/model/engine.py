@@ -112,6 +112,7 @@ class Engine:
                              expected="cycles > 0")
         self.compute_latency = lat
         self.compute_energy = ert.energy(arch.compute.base_name, *COMPUTE_ACTIONS)
+        self._area_total: float | None = None
         # the levels (innermost first) where a count could lack its unit: only those are
         # checked by `require_units` (fan-out levels have no table and keep nothing)
         self._unpriced = tuple(i for i in range(len(arch.storage) - 1, -1, -1)
@@ -374,8 +375,12 @@ class Engine:
 
     def area_um2(self) -> float:
         """The architecture's area (every component's instances, ART areas); it does not
-        depend on the problem nor on the mapping."""
-        return sum(c.instances * self._area(c.base_name) for c in self.arch.components)
+        depend on the problem nor on the mapping, so it is summed once per engine (and
+        shared by `for_problem`'s copies)."""
+        if self._area_total is None:
+            self._area_total = sum(c.instances * self._area(c.base_name)
+                                   for c in self.arch.components)
+        return self._area_total
 
     def _area(self, name: str) -> float:
         if self.art is None:

@@ -26,16 +26,21 @@ METHOD_BASELINE: tuple[tuple[str, str, dict[str, int | str], str, int | None], .
 )
 
 
-def method_baseline_targets(m: int, n: int, k: int) -> list[dict[str, Any]]:
+def method_baseline_targets(m: int, n: int, k: int, *, orders: bool = True
+                            ) -> list[dict[str, Any]]:
     """The method's constraints as processed constraint targets for GEMM M×N×K.
 
     A fixed spatial factor that does not divide the dimension (N or K not a multiple
     of 16) becomes an upper bound, so that every shape has mappings; the method's
-    shapes are multiples of 16 there.
+    shapes are multiples of 16 there. `orders=False` gives its factor constraints
+    alone, without its loop orders and splits (a larger mapspace, used to check the
+    random-mapper reproduction on more than the method's own).
     """
     bounds = {"M": m, "N": n, "K": k}
     out = []
     for target, kind, factors, permutation, split in METHOD_BASELINE:
+        if not orders and not factors:
+            continue
         parts = []
         for d, f in factors.items():
             if isinstance(f, int) and bounds[d] % f:
@@ -47,9 +52,10 @@ def method_baseline_targets(m: int, n: int, k: int) -> list[dict[str, Any]]:
         t: dict[str, Any] = {"target": target, "type": kind}
         if parts:
             t["factors"] = ",".join(parts)
-        t["permutation"] = permutation
-        if split is not None:
-            t["split"] = split
+        if orders:
+            t["permutation"] = permutation
+            if split is not None:
+                t["split"] = split
         out.append(t)
     return out
 
