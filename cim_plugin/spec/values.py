@@ -76,7 +76,7 @@ def _in_range(x: float, minimum: float | None, maximum: float | None) -> bool:
 
 def _check_range(x: float, value: Any, minimum: float | None, maximum: float | None,
                  file: str | None, field: str | None, expected: str) -> None:
-    if (minimum is not None and x < minimum) or (maximum is not None and x > maximum):
+    if not _in_range(x, minimum, maximum):
         raise InputError(f"{show(value)} is out of range", file=file, field=field,
                          expected=expected)
 
