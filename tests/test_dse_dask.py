@@ -133,3 +133,39 @@ def test_bad_scheduler_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert rc == 2 and len(err.strip().splitlines()) == 1 and "--scheduler" in err
     assert not (tmp_path / "o").exists()
+
+
+def _profiling(dask_worker) -> tuple[bool, bool, float]:
+    """(the worker's config enables the profiler, the worker samples its stacks, its
+    event-loop tick in ms)."""
+    import dask
+
+    return (bool(dask.config.get("distributed.worker.profile.enabled")),
+            "profile" in dask_worker.periodic_callbacks,
+            dask_worker.periodic_callbacks["tick"].callback_time)
+
+
+def test_local_cluster_workers_do_not_profile_even_when_restarted(cluster):
+    """The statistical profiler samples a worker's stacks every 10 ms for a dashboard
+    the study never opens, and the event loops tick every 20 ms; the study's
+    LocalCluster turns the one off and slows the other, in its scheduler and in its
+    workers, also in a worker its nanny restarts, and leaves this process's
+    configuration as it was."""
+    import dask
+
+    from cim_plugin.study.executors import DaskExecutor
+
+    before = dask.config.get("distributed")
+    with DaskExecutor(None, 1) as ex:
+        assert dask.config.get("distributed") == before
+        assert ex.cluster.scheduler.periodic_callbacks["tick"].callback_time == 500
+        (address, first), = ex.client.run(_profiling).items()
+        assert first == (False, False, 500)
+        ex.client.restart_workers([address])
+        ex.client.wait_for_workers(1)
+        assert list(ex.client.run(_profiling).values()) == [(False, False, 500)]
+    # a cluster started without that configuration does profile (the check can fail)
+    with distributed.Client(cluster.scheduler_address) as client:
+        on = bool(dask.config.get("distributed.worker.profile.enabled"))
+        tick = 1000 * dask.utils.parse_timedelta(dask.config.get("distributed.admin.tick.interval"))
+        assert list(client.run(_profiling).values()) == [(on, on, tick)] * 2

@@ -19,6 +19,7 @@ or the component attribute `cim_area: placeholder` reproduces it.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,7 +64,16 @@ class BaselineTables:
     cim_type_area_um2: float = 1.0
 
     def of_class(self, cls: str) -> list[TableEntry]:
-        return [e for e in self.entries if e.cls.lower() == cls.lower()]
+        """The rows of one class (case-insensitive), in file order."""
+        return list(self._by_class.get(cls.lower(), ()))
+
+    @functools.cached_property
+    def _by_class(self) -> dict[str, tuple[TableEntry, ...]]:
+        # indexed once: a sweep estimates thousands of components against these tables
+        out: dict[str, list[TableEntry]] = {}
+        for e in self.entries:
+            out.setdefault(e.cls.lower(), []).append(e)
+        return {k: tuple(v) for k, v in out.items()}
 
 
 @dataclass(frozen=True)

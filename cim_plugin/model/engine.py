@@ -128,7 +128,7 @@ class Engine:
         self.problem = problem
         self.macs = problem.macs
         self.spaces: tuple[DataSpace, ...] = problem.data_spaces
-        self.sizes = {ds.name: problem.size(ds) for ds in self.spaces}
+        self.sizes = problem.dataspace_sizes
 
     def for_problem(self, problem: Problem) -> Engine:
         """An engine for `problem` on the same architecture, tables and options: what
@@ -197,48 +197,49 @@ class Engine:
                     expected="the outermost level to keep every dataspace")
                 return AccessCounts(stats, sp_all_above[n], compute_cycles,
                                     EvalStatus(False, storage[0].base_name, "no keeper", error))
-            # per-level quantities
-            tile = {}
-            part = {}
-            reuse = {}
-            for i in keepers:
+            # per level j (outer-first): the bounds of its loops over relevant dims
+            # (temporal, spatial) and over the others (spatial); products over ranges of
+            # levels are then prefix/suffix products (exact integers)
+            rel_t = [1] * n
+            rel_s = [1] * n
+            oth_s = [1] * n
+            for j in range(n):
+                lv = levels[j]
                 t = 1
-                for j in range(i, n):
-                    lv = levels[j]
-                    for d, b in lv.temporal:
-                        if d in rel:
-                            t *= b
-                    for d, b, _ in lv.spatial:
-                        if d in rel:
-                            t *= b
-                tile[i] = t
-                rel_sp_above = 1
-                for j in range(i):
-                    for d, b, _ in levels[j].spatial:
-                        if d in rel:
-                            rel_sp_above *= b
-                part[i] = size // rel_sp_above
-                # R: temporal bounds above i, from the innermost relevant loop outward
-                above = [(d, b) for j in range(i) for d, b in levels[j].temporal]
-                r = 1
-                last_rel = -1
-                for k, (d, _) in enumerate(above):
+                for d, b in lv.temporal:
                     if d in rel:
-                        last_rel = k
-                for k in range(last_rel + 1):
-                    r *= above[k][1]
-                reuse[i] = r
+                        t *= b
+                rs = os_ = 1
+                for d, b, _ in lv.spatial:
+                    if d in rel:
+                        rs *= b
+                    else:
+                        os_ *= b
+                rel_t[j], rel_s[j], oth_s[j] = t, rs, os_
+            rel_sp_above = [1] * (n + 1)     # relevant spatial product over levels < i
+            for j in range(n):
+                rel_sp_above[j + 1] = rel_sp_above[j] * rel_s[j]
+            tile_from = [1] * (n + 1)        # relevant product over levels >= i
+            for j in range(n - 1, -1, -1):
+                tile_from[j] = tile_from[j + 1] * rel_t[j] * rel_s[j]
+            # R: the temporal bounds above level i, from the outermost loop down to the
+            # innermost relevant one (irrelevant loops below it do not re-fetch)
+            reuse_above = [1] * (n + 1)
+            running = last = 1
+            for j in range(n):
+                for d, b in levels[j].temporal:
+                    running *= b
+                    if d in rel:
+                        last = running
+                reuse_above[j + 1] = last
+            tile = {i: tile_from[i] for i in keepers}
+            part = {i: size // rel_sp_above[i] for i in keepers}
+            reuse = {i: reuse_above[i] for i in keepers}
 
-            def sc_mc(lo: int, hi: int, rel: frozenset[str] = rel) -> tuple[int, int]:
+            def sc_mc(lo: int, hi: int, rel_s: list[int] = rel_s,
+                      oth_s: list[int] = oth_s) -> tuple[int, int]:
                 """Relevant / other spatial products over levels lo..hi-1 (outer-first)."""
-                sc = mc = 1
-                for j in range(lo, hi):
-                    for d, b, _ in levels[j].spatial:
-                        if d in rel:
-                            sc *= b
-                        else:
-                            mc *= b
-                return sc, mc
+                return math.prod(rel_s[lo:hi]), math.prod(oth_s[lo:hi])
 
             k0 = keepers[-1]
             _, mc0 = sc_mc(k0, n)

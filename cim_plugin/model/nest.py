@@ -74,15 +74,16 @@ def build_nest(arch: Architecture, problem: Problem, mapping: Mapping,
         temporal: list[tuple[str, int]] = []
         spatial: list[tuple[str, int, str]] = []
         if lm is not None:
-            for d, v in list(lm.temporal.items()) + list(lm.spatial.items()):
-                if d not in dims:
-                    raise InvalidMappingError(f"unknown dimension {d!r}", file=src,
-                                              field=f"mapping.{level.base_name}.factors",
-                                              expected=f"one of {list(dims)}")
-                if v < 1:
-                    raise InvalidMappingError(f"factor {d}{v} is not positive", file=src,
-                                              field=f"mapping.{level.base_name}.factors",
-                                              expected="factors >= 1")
+            for factors in (lm.temporal, lm.spatial):
+                for d, v in factors.items():
+                    if d not in dims:
+                        raise InvalidMappingError(f"unknown dimension {d!r}", file=src,
+                                                  field=f"mapping.{level.base_name}.factors",
+                                                  expected=f"one of {list(dims)}")
+                    if v < 1:
+                        raise InvalidMappingError(f"factor {d}{v} is not positive", file=src,
+                                                  field=f"mapping.{level.base_name}.factors",
+                                                  expected="factors >= 1")
             for d in _ordered(tuple(lm.temporal_permutation), dims):
                 b = lm.temporal.get(d, 1)
                 product[d] *= b

@@ -56,6 +56,12 @@ class Problem:
         return ds.tile_size(self.bounds)
 
     @functools.cached_property
+    def dataspace_sizes(self) -> dict[str, int]:
+        """Every tensor's size by name (made once per problem; read, never changed: an
+        engine per architecture shares one problem's)."""
+        return {ds.name: self.size(ds) for ds in self.data_spaces}
+
+    @functools.cached_property
     def simple_projections(self) -> bool:
         """True when every rank of every tensor is a single dimension (GEMM/einsum)."""
         return all(len(rank) == 1 and rank[0][1] == 1 for ds in self.data_spaces
