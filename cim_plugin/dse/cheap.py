@@ -140,8 +140,10 @@ def _estimate(comp: Any, macros: dict[str, Macro], tables: Any, *,
     if cls in CIM_STORAGE_CLASSES or cls in CIM_UNIT_CLASSES or tables is not _baseline_tables():
         return estimate_component(comp, macros, tables, paper_compat=paper_compat)
     try:
+        # (the attributes in their own order: the same template gives the same order,
+        # and another order only misses the cache)
         key = (comp.name, comp.cls, comp.subclass, comp.instances, paper_compat,
-               tuple(sorted(comp.attributes.items())))
+               tuple(comp.attributes.items()))
         hash(key)
     except TypeError:                   # an attribute that is a list or a mapping
         return estimate_component(comp, macros, tables, paper_compat=paper_compat)

@@ -165,6 +165,8 @@ def _attr_int(attrs: dict[str, Any], key: str, where: str, file: str | None,
     raw = attrs.get(key)
     if type(raw) is int and 1 <= raw <= maximum:
         return raw                      # the usual case: nothing to convert or word
+    if raw is None:
+        return default                  # absent (as `as_number` reads None)
     field_name = f"{where}.attributes.{key}"
     v = as_number(raw, where=field_name, file=file)
     if v is None:
@@ -179,6 +181,8 @@ def _attr_real(attrs: dict[str, Any], key: str, where: str, file: str | None,
     raw = attrs.get(key)
     if type(raw) in (int, float) and 0 < raw <= maximum:
         return float(raw)               # the usual case (finite: NaN fails the test)
+    if raw is None:
+        return None                     # absent (as `as_number` reads None)
     field_name = f"{where}.attributes.{key}"
     v = as_number(raw, where=field_name, file=file)
     if v is None:

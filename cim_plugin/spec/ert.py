@@ -73,21 +73,25 @@ class ART:
             {"name": self.full_names.get(k, k), "area": v} for k, v in self.areas.items()]}}
 
 
-def _table_name(t: Any, file: str | None, where: str) -> str:
+def _table_name(t: Any, file: str | None, section: str, i: int) -> str:
+    """The name of table `i` of `section` (ERT/ART); its path is worded only for an error."""
     if not isinstance(t, dict) or "name" not in t:
-        raise InputError("table without a name", file=file, field=where,
+        raise InputError("table without a name", file=file, field=f"{section}.tables[{i}]",
                          expected="{name: system_top_level.LEVEL[1..n], ...}")
     name = t["name"]
     if not isinstance(name, str) or not name.strip() or not name.isprintable() or len(name) > 512:
-        raise InputError(f"table name {show(name)} is not allowed", file=file, field=f"{where}.name",
+        raise InputError(f"table name {show(name)} is not allowed", file=file,
+                         field=f"{section}.tables[{i}].name",
                          expected="a component path such as system_top_level.RF[1..4]")
     return name
 
 
-def _check_key(key: str, name: str, names: dict[str, str], file: str | None, where: str) -> None:
+def _check_key(key: str, name: str, names: dict[str, str], file: str | None, section: str,
+               i: int) -> None:
     if key in names:
         raise InputError(f"tables {names[key]!r} and {name!r} both describe level {key!r}",
-                         file=file, field=where, expected="one table per architecture level")
+                         file=file, field=f"{section}.tables[{i}].name",
+                         expected="one table per architecture level")
 
 
 def ert_from_dict(doc: dict[str, Any], file: str | None = None) -> ERT:
@@ -104,9 +108,9 @@ def ert_from_dict(doc: dict[str, Any], file: str | None = None) -> ERT:
     names: dict[str, str] = {}
     actions: dict[str, tuple[ERTAction, ...]] = {}
     for i, t in enumerate(body["tables"]):
-        name = _table_name(t, file, f"ERT.tables[{i}]")
+        name = _table_name(t, file, "ERT", i)
         key = table_key(name)
-        _check_key(key, name, names, file, f"ERT.tables[{i}].name")
+        _check_key(key, name, names, file, "ERT", i)
         names[key] = name
         acts: list[ERTAction] = []
         table: dict[str, float] = {}
@@ -117,20 +121,23 @@ def ert_from_dict(doc: dict[str, Any], file: str | None = None) -> ERT:
             raise InputError("actions must be a list", file=file, field=f"ERT.tables[{i}].actions",
                              expected="[{name, arguments, energy}, ...]")
         for j, a in enumerate(raw_actions):
-            where = f"ERT.tables[{i}].actions[{j}]"
+            # (the entry's path is worded only for an error: tables are made by the
+            # thousand in a sweep)
             if not isinstance(a, dict) or not isinstance(a.get("name"), str) or "energy" not in a:
                 raise InputError("action needs a name and a numeric energy", file=file,
-                                 field=where, expected="{name, arguments, energy}")
+                                 field=f"ERT.tables[{i}].actions[{j}]",
+                                 expected="{name, arguments, energy}")
             n = a["name"]
             e = a["energy"]
             if not (type(e) is float and 0.0 <= e <= MAX_ENERGY_PJ):    # else: read strictly
-                e = to_real(e, file=file, field=f"{where}.energy ({name} {n})",
+                e = to_real(e, file=file, field=f"ERT.tables[{i}].actions[{j}].energy ({name} {n})",
                             minimum=0.0, maximum=MAX_ENERGY_PJ,
                             expected=f"an energy in pJ from 0 to {MAX_ENERGY_PJ:g}")
             args = a.get("arguments")
             if args is not None and not isinstance(args, dict):
                 raise InputError("arguments must be a mapping", file=file,
-                                 field=f"{where}.arguments", expected="{argument: value}")
+                                 field=f"ERT.tables[{i}].actions[{j}].arguments",
+                                 expected="{argument: value}")
             acts.append(ERTAction(n, e, dict(args or {})))
             table[n] = max(table.get(n, e), e)
         tables[key] = table
@@ -148,16 +155,18 @@ def art_from_dict(doc: dict[str, Any], file: str | None = None) -> ART:
     areas: dict[str, float] = {}
     names: dict[str, str] = {}
     for i, t in enumerate(body["tables"]):
-        where = f"ART.tables[{i}]"
-        name = _table_name(t, file, where)
+        name = _table_name(t, file, "ART", i)
         if "area" not in t:
-            raise InputError("table needs a name and a numeric area", file=file, field=where,
-                             expected="{name, area}")
+            raise InputError("table needs a name and a numeric area", file=file,
+                             field=f"ART.tables[{i}]", expected="{name, area}")
         key = table_key(name)
-        _check_key(key, name, names, file, f"{where}.name")
-        areas[key] = to_real(t["area"], file=file, field=f"{where}.area ({name})", minimum=0.0,
-                             maximum=MAX_AREA_UM2,
-                             expected=f"an area in um^2 from 0 to {MAX_AREA_UM2:g}")
+        _check_key(key, name, names, file, "ART", i)
+        area = t["area"]
+        if not (type(area) is float and 0.0 <= area <= MAX_AREA_UM2):   # else: read strictly
+            area = to_real(area, file=file, field=f"ART.tables[{i}].area ({name})", minimum=0.0,
+                           maximum=MAX_AREA_UM2,
+                           expected=f"an area in um^2 from 0 to {MAX_AREA_UM2:g}")
+        areas[key] = area
         names[key] = name
     return ART(areas=areas, full_names=names, source=file)
 
