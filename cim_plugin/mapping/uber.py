@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 from cim_plugin.errors import InvalidMappingError
 from cim_plugin.mapping.constraints import FactorBound
+from cim_plugin.mapping.factors import divisors
 from cim_plugin.mapping.mapspace import Choice, MapSpace, Spatial
 
 #: refuse a dimension whose factorization list would not fit in memory
@@ -85,9 +86,13 @@ def cofactor_lists(n: int, order: int, given: dict[int, int], bounds: dict[int, 
     for c in lists:
         for level in sorted(kept):
             c.insert(level, kept[level])
-    return [tuple(c) for c in lists
-            if all((b.max is None or c[lv] <= b.max) and (b.min is None or c[lv] >= b.min)
-                   for lv, b in bounds.items())]
+    return _pruned(lists, bounds)
+
+
+def _pruned(lists: list[list[int]], bounds: dict[int, FactorBound]) -> list[tuple[int, ...]]:
+    """The factorizations every bound allows (Timeloop's PruneMax and PruneMin; the given
+    factors are already in place)."""
+    return [tuple(c) for c in lists if all(b.allows(c[lv]) for lv, b in bounds.items())]
 
 
 #: refuse a Ruby factor enumeration larger than this many candidate tuples (Timeloop
@@ -117,7 +122,7 @@ def ruby_cofactor_lists(n: int, order: int, given: dict[int, int],
                 expected="constraint factors that divide the dimension")
         remaining //= given[level]
     k = max(order - len(given), 1)
-    divs = sorted(timeloop_divisors(remaining))
+    divs = list(divisors(remaining))                  # ascending
     thr = int(math.sqrt(n) + 1.5)
     small = [a for a in divs if a <= thr]
     large = [a for a in divs if a >= thr]
@@ -153,10 +158,8 @@ def ruby_cofactor_lists(n: int, order: int, given: dict[int, int],
             c.insert(level, given[level])
         if not given:
             c.reverse()
-        full.append(tuple(c))
-    return [c for c in full
-            if all((b.max is None or c[lv] <= b.max) and (b.min is None or c[lv] >= b.min)
-                   for lv, b in bounds.items())]
+        full.append(c)
+    return _pruned(full, bounds)
 
 
 def factoradic_permute(items: list[str], index: int) -> list[str]:
