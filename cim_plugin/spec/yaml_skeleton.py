@@ -51,6 +51,12 @@ def _skeleton_of(text: str) -> tuple[str, list[str]]:
     return _NUMBER.sub(mark, text), numbers
 
 
+def _index(value: Any) -> int | None:
+    """The number a whole placeholder value stands for (None for any other value)."""
+    m = _PLACEHOLDER.match(value) if isinstance(value, str) else None
+    return int(m.group(1)) if m else None
+
+
 def _placeholders(doc: Any, seen: list[int]) -> bool:
     """Collect placeholder numbers in `doc`; False if one sits inside a larger string."""
     if isinstance(doc, dict):
@@ -58,10 +64,10 @@ def _placeholders(doc: Any, seen: list[int]) -> bool:
     if isinstance(doc, list):
         return all(_placeholders(v, seen) for v in doc)
     if isinstance(doc, str) and _MARK in doc:
-        m = _PLACEHOLDER.match(doc)
-        if m is None:
+        index = _index(doc)
+        if index is None:
             return False
-        seen.append(int(m.group(1)))
+        seen.append(index)
     return True
 
 
@@ -88,10 +94,11 @@ def _slots(doc: Any, path: tuple[Any, ...], out: list[tuple[tuple[Any, ...], Any
     items = doc.items() if isinstance(doc, dict) else enumerate(doc) \
         if isinstance(doc, list) else ()
     for key, value in items:
-        if isinstance(key, str) and key.startswith(_MARK):
+        if _index(key) is not None:
             return False
-        if isinstance(value, str) and value.startswith(_MARK):
-            out.append((path, key, int(value[len(_MARK):-2])))
+        index = _index(value)
+        if index is not None:
+            out.append((path, key, index))
         elif isinstance(value, dict | list) and not _slots(value, (*path, key), out):
             return False
     return True
@@ -107,9 +114,8 @@ def _filled(doc: Any, values: list[Any]) -> Any:
         return {_filled(k, values): _filled(v, values) for k, v in doc.items()}
     if isinstance(doc, list):
         return [_filled(v, values) for v in doc]
-    if isinstance(doc, str) and doc.startswith(_MARK):
-        return values[int(doc[len(_MARK):-2])]
-    return doc
+    index = _index(doc)
+    return doc if index is None else values[index]
 
 
 def loads_numbers_apart(text: str, source: str = "<string>") -> Any:
