@@ -95,15 +95,10 @@ def _input(gemm, template: str, variant: str, threads: int, order: str, folder: 
 
 def _reproduce(path: Path, threads: int, template: str):
     """The reproduction on the very input timeloop-mapper reads (its dimension order)."""
-    from cim_plugin.api import load_spec, make_engine
-    from cim_plugin.mapping.constraints import parse_constraints
-    from cim_plugin.mapping.mapspace import MapSpace
+    from cim_plugin.api import load_spec
 
-    inp = load_spec([path])
-    cons = parse_constraints(inp.targets, inp.arch, inp.problem, inp.constraints_file)
-    engine, _, _ = make_engine(inp.arch, inp.problem, inp.ert, inp.art)
-    return random_search(MapSpace(inp.arch, inp.problem, cons), engine, seed=0, threads=threads,
-                         template=template)
+    space, engine = load_spec([path]).search_space()
+    return random_search(space, engine, seed=0, threads=threads, template=template)
 
 
 def main() -> None:

@@ -55,6 +55,14 @@ class SpecInputs:
     def constraints_file(self) -> str | None:
         return self.origin.get("architecture_constraints") or self.origin.get("constraints")
 
+    def search_space(self) -> tuple[MapSpace, Engine]:
+        """The mapspace the spec's constraints leave and the model that prices it (with
+        the compute latency every command applies), for a caller running its own search
+        (e.g. the random-mapper reproduction on a timeloop-mapper input)."""
+        cons = parse_constraints(self.targets, self.arch, self.problem, self.constraints_file)
+        engine, _, _ = make_engine(self.arch, self.problem, self.ert, self.art)
+        return MapSpace(self.arch, self.problem, cons), engine
+
 
 def load_spec(specs: Sequence[str | Path], *, mapping: str | Path | None = None,
               ert: str | Path | None = None, art: str | Path | None = None,

@@ -69,10 +69,8 @@ def _variant(variant):
 
 def _as_timeloop_reads_it(tmp_path, gemm, variant, threads, order):
     """Space and engine of the very input timeloop-mapper reads (its dimension order)."""
-    from cim_plugin.api import load_spec, make_engine
+    from cim_plugin.api import load_spec
     from cim_plugin.io.yamlout import write_yaml
-    from cim_plugin.mapping.constraints import parse_constraints
-    from cim_plugin.mapping.mapspace import MapSpace
     from cim_plugin.study.paper import method_mapper_input
 
     template, constraints = _variant(variant)
@@ -80,10 +78,7 @@ def _as_timeloop_reads_it(tmp_path, gemm, variant, threads, order):
     write_yaml(path, method_mapper_input(_baseline(*gemm, constraints),
                                          _targets(*gemm, constraints), threads=threads,
                                          dim_order=order, template=template))
-    inp = load_spec([path])
-    cons = parse_constraints(inp.targets, inp.arch, inp.problem, inp.constraints_file)
-    engine, _, _ = make_engine(inp.arch, inp.problem, inp.ert, inp.art)
-    return path, MapSpace(inp.arch, inp.problem, cons), engine
+    return (path, *load_spec([path]).search_space())
 
 
 def test_split_cuts_the_space_like_timeloop():
@@ -354,9 +349,7 @@ def test_reproduces_the_authors_reference_run():
     seed 0 returns the mapping whose statistics the run stored."""
     import re
 
-    from cim_plugin.api import load_spec, make_engine
-    from cim_plugin.mapping.constraints import parse_constraints
-    from cim_plugin.mapping.mapspace import MapSpace
+    from cim_plugin.api import load_spec
 
     out = REFERENCE / "wwwcim" / "runs" / "tensor_core_like" / "outputs"
     inp = load_spec([out / "parsed-processed-input.yaml"], ert=out / "timeloop-mapper.ERT.yaml",
@@ -364,9 +357,7 @@ def test_reproduces_the_authors_reference_run():
     stats = (out / "timeloop-mapper.stats.txt").read_text()
     cycles = int(re.search(r"^Cycles: (\d+)", stats, re.M).group(1))
     energy = float(re.search(r"^Energy: ([\d.]+) uJ", stats, re.M).group(1))
-    cons = parse_constraints(inp.targets, inp.arch, inp.problem, inp.constraints_file)
-    engine, _, _ = make_engine(inp.arch, inp.problem, inp.ert, inp.art)
-    got = random_search(MapSpace(inp.arch, inp.problem, cons), engine, seed=0, threads=8,
-                        template="ruby").result
+    space, engine = inp.search_space()
+    got = random_search(space, engine, seed=0, threads=8, template="ruby").result
     assert got.cycles == cycles
     assert got.energy_pJ / 1e6 == pytest.approx(energy, abs=0.005)
