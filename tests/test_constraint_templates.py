@@ -261,3 +261,21 @@ def test_templates_are_sandboxed_and_strict():
     with pytest.raises(InputError) as e:
         render_constraints("cim_smem", None, pm)
     assert e.value.field == "mapping" and "SMEM" in str(e.value)
+
+
+def test_sandbox_reads_design_fields_directly_and_refuses_the_rest():
+    """The templates' sandbox reads a DesignParams field as the record holds it, and
+    still refuses what a template could reach through the record's class or methods."""
+    from jinja2.exceptions import SecurityError, UndefinedError
+
+    from cim_plugin.export.templates import DesignParams, _env
+
+    p = DesignParams(rp=48, cimtype='a"b', clock_GHz=1.5)
+    env = _env()
+    assert env.from_string("{{ p.rp * 2 }} {{ p.cimtype }} {{ p.clock_GHz }}").render(p=p) \
+        == '96 a"b 1.5'
+    assert env.from_string("{{ p.global_cycle_seconds }}").render(p=p) == "6.66667e-10"
+    for text in ("{{ p.__class__.__mro__ }}", "{{ p.from_mapping.__func__.__globals__ }}",
+                 "{{ p.__init__.__globals__ }}", "{{ p._PARAM }}"):
+        with pytest.raises((SecurityError, UndefinedError)):
+            env.from_string(text).render(p=p)

@@ -215,3 +215,25 @@ def test_single_compute_element_macro_names_the_library_entry():
     # two compute elements are enough for the CiM array
     two = dataclasses.replace(one, cp=2, capacity_bytes=2)
     assert build("cim_rf", two, (64, 64, 64), Sizing("explicit", (1, 4))).params.cp == 2
+
+
+def test_for_macro_equals_a_full_replace_and_checks_the_macro_fields():
+    """`DesignParams.for_macro` (what `build` renders a CiM design with) is the same
+    record as a `dataclasses.replace` of the macro's fields and bank grid, and a bad
+    macro field is refused naming it, as the full check names it."""
+    base = DesignParams(smem_depth=4096, clock_GHz=1.25)
+    m = MACROS["digital8T"]
+    got = base.for_macro(m, (3, 5))
+    want = dataclasses.replace(base, cimtype="digital8T", cim_latency_cycles=233.0, rp=1,
+                               cp=128, rh=10, ch=1, banks_x=3, banks_y=5, datawidth=8)
+    assert got == want and repr(got) == repr(want)
+    assert (got.smem_depth, got.clock_GHz, base.rp) == (4096, 1.25, 64)    # base unchanged
+    with pytest.raises(InputError) as e:
+        base.for_macro(m, (0, 5))
+    assert e.value.field == "banks_x" and "positive" in str(e.value)
+    with pytest.raises(InputError) as e:
+        base.for_macro(dataclasses.replace(m, rp=2.5), (1, 1))
+    assert e.value.field == "rp"
+    with pytest.raises(InputError) as e:
+        dataclasses.replace(base, banks_x=0)
+    assert e.value.field == "banks_x"

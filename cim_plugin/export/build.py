@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,9 +84,7 @@ def build(design: str, macro: Any | None, gemm: tuple[int, int, int],
                              expected="a macro name of the component library")
         check_macro_fits_designs(macro)
         x, y = size_banks(design, macro, p, sizing_ or Sizing())
-        p = dataclasses.replace(p, cimtype=macro.name, cim_latency_cycles=float(macro.latency_cycles), rp=macro.rp, cp=macro.cp, rh=macro.rh,
-                                ch=macro.ch, banks_x=x, banks_y=y,
-                                datawidth=int(getattr(macro, "precision_bits", p.datawidth)))
+        p = p.for_macro(macro, (x, y))
         thr = threshold if threshold is not None else default_threshold(design)
         if original:
             thr = threshold if threshold is not None else ORIGINAL_PIPELINE_THRESHOLD
@@ -123,9 +120,7 @@ def build_architecture(design: str, macro: Any, sizing_: Sizing | None = None, *
     p = params if isinstance(params, DesignParams) else DesignParams.from_mapping(params)
     check_macro_fits_designs(macro)
     x, y = size_banks(design, macro, p, sizing_ or Sizing())
-    p = dataclasses.replace(p, cimtype=macro.name, cim_latency_cycles=float(macro.latency_cycles),
-                            rp=macro.rp, cp=macro.cp, rh=macro.rh, ch=macro.ch, banks_x=x,
-                            banks_y=y, datawidth=int(getattr(macro, "precision_bits", p.datawidth)))
+    p = p.for_macro(macro, (x, y))
     doc = render_architecture(design, p, many=True)
     return p, architecture_from_processed(flatten_v4(doc["architecture"]))
 

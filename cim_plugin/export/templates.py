@@ -89,6 +89,21 @@ class DesignParams:
     def __post_init__(self) -> None:
         check_fields(self, what="parameter")     # types and signs from the annotations
 
+    def for_macro(self, macro: Any, banks: tuple[int, int]) -> DesignParams:
+        """These parameters with a CiM macro's fields and its bank grid (x, y): what a
+        CiM design is rendered with. Only the fields set here are checked: the others
+        were checked when these parameters were made, and a macro sweep makes one set
+        per geometry (a full copy and check cost about as much as rendering)."""
+        changes = {"cimtype": macro.name, "cim_latency_cycles": float(macro.latency_cycles),
+                   "rp": macro.rp, "cp": macro.cp, "rh": macro.rh, "ch": macro.ch,
+                   "banks_x": banks[0], "banks_y": banks[1],
+                   "datawidth": int(getattr(macro, "precision_bits", self.datawidth))}
+        new = object.__new__(DesignParams)          # a frozen record: filled, then checked
+        new.__dict__.update(self.__dict__)
+        new.__dict__.update(changes)
+        check_fields(new, what="parameter", only=tuple(changes))
+        return new
+
     @property
     def global_cycle_seconds(self) -> str:
         return f"{1e-9 / self.clock_GHz:.6g}".replace("e-0", "e-")
@@ -141,10 +156,30 @@ def yaml_number(value: Any) -> str:
                      expected="a finite number")
 
 
+#: the fields of `DesignParams`: plain numbers, strings and booleans, checked when made
+_PARAM_FIELDS = frozenset(f.name for f in dataclasses.fields(DesignParams))
+
+
+class _Sandbox(SandboxedEnvironment):
+    """Jinja2's sandbox, reading a field of `DesignParams` directly.
+
+    A frozen record of numbers, strings and booleans (its types are checked when it is
+    made) has nothing unsafe to reach through a field, and a design reads about 35 of
+    them per rendering: the sandbox's generic checks of each read (format-string
+    wrapping, internal-attribute tests) were half the cost of rendering a design, which
+    a macro sweep does once per geometry. Every other attribute, including the record's
+    own methods and dunder attributes, goes through the sandbox's checks."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if type(obj) is DesignParams and attribute in _PARAM_FIELDS:
+            return object.__getattribute__(obj, attribute)
+        return super().getattr(obj, attribute)
+
+
 def _sandbox(folder: str, **options: Any) -> SandboxedEnvironment:
-    env = SandboxedEnvironment(loader=FileSystemLoader(str(data_dir(folder))),
-                               undefined=StrictUndefined, autoescape=False,
-                               keep_trailing_newline=True, **options)
+    env = _Sandbox(loader=FileSystemLoader(str(data_dir(folder))),
+                   undefined=StrictUndefined, autoescape=False,
+                   keep_trailing_newline=True, **options)
     env.filters["yaml"] = yaml_inline
     env.filters["yaml_quoted"] = yaml_quoted
     env.filters["yaml_number"] = yaml_number

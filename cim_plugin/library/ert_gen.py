@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from cim_plugin.library.loader import load_macro_library
 from cim_plugin.library.macro import Macro
@@ -22,7 +23,7 @@ from cim_plugin.library.tables import (
     load_baseline_tables,
 )
 from cim_plugin.spec.arch import Architecture
-from cim_plugin.spec.ert import ART, ERT, art_from_dict, ert_from_dict
+from cim_plugin.spec.ert import ART, ERT, art_from_rows, ert_from_rows
 
 DEFAULT_TOP = "system_top_level"
 
@@ -41,18 +42,17 @@ def generate_tables(arch: Architecture, *, extra: list[str | Path] | None = None
     """
     macros = macros if macros is not None else load_macro_library(extra)
     tables = tables or load_baseline_tables(extra)
-    ert_tables = []
-    art_tables = []
+    ert_rows: list[tuple[str, list[tuple[str, float, dict[str, Any]]]]] = []
+    art_rows: list[tuple[str, float]] = []
     for comp in arch.components:
         est = estimate(comp, macros, tables, paper_compat=paper_compat)
         if est is None:
             continue
         full = f"{top_name}.{comp.name}"
         if est.actions:
-            ert_tables.append({"name": full, "actions": [
-                {"name": a, "arguments": dict(args), "energy": round(e, 9)}
-                for a, e, args in est.actions]})
-        art_tables.append({"name": full, "area": round(est.area_um2, 6)})
-    ert = ert_from_dict({"ERT": {"version": "0.4", "tables": ert_tables}}, "<generated>")
-    art = art_from_dict({"ART": {"version": "0.4", "tables": art_tables}}, "<generated>")
+            ert_rows.append((full, [(a, round(e, 9), args) for a, e, args in est.actions]))
+        art_rows.append((full, round(est.area_um2, 6)))
+    # (the tables' own readers check them, without a document to build and walk)
+    ert = ert_from_rows(ert_rows, "<generated>")
+    art = art_from_rows(art_rows, "<generated>")
     return ert, art

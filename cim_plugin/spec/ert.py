@@ -7,6 +7,7 @@ argument variants.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -104,16 +105,8 @@ def ert_from_dict(doc: dict[str, Any], file: str | None = None) -> ERT:
     if not isinstance(body, dict) or not isinstance(body.get("tables"), list):
         raise InputError("no ERT tables", file=file, field="ERT.tables",
                          expected="ERT: {version: '0.4', tables: [{name, actions}]}")
-    tables: dict[str, dict[str, float]] = {}
-    names: dict[str, str] = {}
-    actions: dict[str, tuple[ERTAction, ...]] = {}
-    for i, t in enumerate(body["tables"]):
-        name = _table_name(t, file, "ERT", i)
-        key = table_key(name)
-        _check_key(key, name, names, file, "ERT", i)
-        names[key] = name
-        acts: list[ERTAction] = []
-        table: dict[str, float] = {}
+
+    def actions(t: dict[str, Any], i: int) -> Iterator[tuple[str, Any, Any]]:
         raw_actions = t.get("actions")
         if raw_actions is None:
             raw_actions = []
@@ -121,28 +114,48 @@ def ert_from_dict(doc: dict[str, Any], file: str | None = None) -> ERT:
             raise InputError("actions must be a list", file=file, field=f"ERT.tables[{i}].actions",
                              expected="[{name, arguments, energy}, ...]")
         for j, a in enumerate(raw_actions):
-            # (the entry's path is worded only for an error: tables are made by the
-            # thousand in a sweep)
             if not isinstance(a, dict) or not isinstance(a.get("name"), str) or "energy" not in a:
                 raise InputError("action needs a name and a numeric energy", file=file,
                                  field=f"ERT.tables[{i}].actions[{j}]",
                                  expected="{name, arguments, energy}")
-            n = a["name"]
-            e = a["energy"]
+            yield a["name"], a["energy"], a.get("arguments")
+
+    # (lazily: each table's name, level and actions are checked in the file's order)
+    return ert_from_rows(((_table_name(t, file, "ERT", i), actions(t, i))
+                          for i, t in enumerate(body["tables"])), file)
+
+
+def ert_from_rows(tables: Iterable[tuple[str, Iterable[tuple[str, Any, Any]]]],
+                  file: str | None = None) -> ERT:
+    """ERT from (full table name, [(action, energy, arguments)]) per table: what
+    `ert_from_dict` reads from a file, or what `generate_tables` estimated (thousands of
+    tables in a sweep, with no document to build and walk). One table per level, and
+    every energy from 0 to MAX_ENERGY_PJ pJ, as in a file."""
+    out: dict[str, dict[str, float]] = {}
+    names: dict[str, str] = {}
+    acts_of: dict[str, tuple[ERTAction, ...]] = {}
+    for i, (name, rows) in enumerate(tables):
+        key = table_key(name)
+        _check_key(key, name, names, file, "ERT", i)
+        names[key] = name
+        acts: list[ERTAction] = []
+        table: dict[str, float] = {}
+        for j, (n, e, args) in enumerate(rows):
+            # (the entry's path is worded only for an error: tables are made by the
+            # thousand in a sweep)
             if not (type(e) is float and 0.0 <= e <= MAX_ENERGY_PJ):    # else: read strictly
                 e = to_real(e, file=file, field=f"ERT.tables[{i}].actions[{j}].energy ({name} {n})",
                             minimum=0.0, maximum=MAX_ENERGY_PJ,
                             expected=f"an energy in pJ from 0 to {MAX_ENERGY_PJ:g}")
-            args = a.get("arguments")
             if args is not None and not isinstance(args, dict):
                 raise InputError("arguments must be a mapping", file=file,
                                  field=f"ERT.tables[{i}].actions[{j}].arguments",
                                  expected="{argument: value}")
             acts.append(ERTAction(n, e, dict(args or {})))
             table[n] = max(table.get(n, e), e)
-        tables[key] = table
-        actions[key] = tuple(acts)
-    return ERT(tables=tables, full_names=names, actions=actions, source=file)
+        out[key] = table
+        acts_of[key] = tuple(acts)
+    return ERT(tables=out, full_names=names, actions=acts_of, source=file)
 
 
 def art_from_dict(doc: dict[str, Any], file: str | None = None) -> ART:
@@ -152,16 +165,26 @@ def art_from_dict(doc: dict[str, Any], file: str | None = None) -> ART:
     if not isinstance(body, dict) or not isinstance(body.get("tables"), list):
         raise InputError("no ART tables", file=file, field="ART.tables",
                          expected="ART: {version: '0.4', tables: [{name, area}]}")
+
+    def rows() -> Iterator[tuple[str, Any]]:
+        for i, t in enumerate(body["tables"]):
+            name = _table_name(t, file, "ART", i)
+            if "area" not in t:
+                raise InputError("table needs a name and a numeric area", file=file,
+                                 field=f"ART.tables[{i}]", expected="{name, area}")
+            yield name, t["area"]
+
+    return art_from_rows(rows(), file)
+
+
+def art_from_rows(tables: Iterable[tuple[str, Any]], file: str | None = None) -> ART:
+    """ART from (full table name, area per instance) pairs (`art_from_dict`'s rows, or
+    `generate_tables`' estimates): one table per level, areas from 0 to MAX_AREA_UM2."""
     areas: dict[str, float] = {}
     names: dict[str, str] = {}
-    for i, t in enumerate(body["tables"]):
-        name = _table_name(t, file, "ART", i)
-        if "area" not in t:
-            raise InputError("table needs a name and a numeric area", file=file,
-                             field=f"ART.tables[{i}]", expected="{name, area}")
+    for i, (name, area) in enumerate(tables):
         key = table_key(name)
         _check_key(key, name, names, file, "ART", i)
-        area = t["area"]
         if not (type(area) is float and 0.0 <= area <= MAX_AREA_UM2):   # else: read strictly
             area = to_real(area, file=file, field=f"ART.tables[{i}].area ({name})", minimum=0.0,
                            maximum=MAX_AREA_UM2,

@@ -26,19 +26,33 @@ _EXPECTED = {"int_type": "int", "float_type": "float", "string_type": "str",
 
 
 @functools.cache
-def _schema(cls: type) -> type[BaseModel]:
+def _schema(cls: type, names: tuple[str, ...] | None = None) -> type[BaseModel]:
+    """The schema of `cls`'s fields (`names`: of those fields only, in the class's order)."""
     hints = typing.get_type_hints(cls, include_extras=True)
-    fields: dict[str, Any] = {f.name: (hints[f.name], ...) for f in dataclasses.fields(cls)}
+    fields: dict[str, Any] = {f.name: (hints[f.name], ...) for f in dataclasses.fields(cls)
+                              if names is None or f.name in names}
     return create_model(f"{cls.__name__}Schema",
                         __config__=ConfigDict(strict=True, extra="forbid"), **fields)
 
 
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    """A dataclass's field names, listed once per class (`dataclasses.fields` walks the
+    class's fields at every call, and a sweep makes thousands of records)."""
+    return tuple(f.name for f in dataclasses.fields(cls))
+
+
 def check_fields(obj: Any, *, what: str = "field", file: str | None = None,
-                 prefix: str = "") -> None:
-    """Raise an InputError for the first field of dataclass `obj` its annotation refuses."""
-    values = {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+                 prefix: str = "", only: tuple[str, ...] | None = None) -> None:
+    """Raise an InputError for the first field of dataclass `obj` its annotation refuses
+    (`only`: of these fields, for a copy whose other fields were checked before)."""
+    names = _field_names(type(obj))
+    if only is not None:
+        only = tuple(n for n in names if n in only)
+        names = only
+    values = {name: getattr(obj, name) for name in names}
     try:
-        _schema(type(obj)).model_validate(values)
+        _schema(type(obj), only).model_validate(values)
     except ValidationError as exc:
         err = exc.errors()[0]
         name = ".".join(str(p) for p in err["loc"])
