@@ -18,7 +18,6 @@ search asks `try_evaluate` and gets a status, not an exception.
 
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import dataclass, field
 
@@ -113,6 +112,8 @@ class Engine:
         self.compute_latency = lat
         self.compute_energy = ert.energy(arch.compute.base_name, *COMPUTE_ACTIONS)
         self._area_total: float | None = None
+        # every level's capacity in words (None: unbounded), read by `check` per nest
+        self._capacities = tuple(s.effective_size for s in arch.storage)
         # the levels (innermost first) where a count could lack its unit: only those are
         # checked by `require_units` (fan-out levels have no table and keep nothing)
         self._unpriced = tuple(i for i in range(len(arch.storage) - 1, -1, -1)
@@ -134,7 +135,10 @@ class Engine:
         """An engine for `problem` on the same architecture, tables and options: what
         depends on those alone (the levels' unit energies, the compute latency) is shared,
         not looked up again (a sweep evaluates several GEMMs per architecture)."""
-        other = copy.copy(self)
+        # a shallow copy, made directly: copy.copy's generic protocol (reduce, then
+        # rebuild) costs about as much as counting a small GEMM's nest
+        other = Engine.__new__(Engine)
+        other.__dict__.update(self.__dict__)
         other._set_problem(problem)
         return other
 
@@ -171,7 +175,11 @@ class Engine:
 
     def access_counts(self, nest: LoopNest) -> AccessCounts:
         """Per level and tensor: tile, partition, utilized instances, reads, fills,
-        updates, temporal reductions and address generations (Timeloop's nest analysis)."""
+        updates, temporal reductions and address generations (Timeloop's nest analysis).
+
+        Products over ranges of levels are prefix products of exact integers (a range's
+        product is a quotient of two prefixes, exact), so each tensor walks the nest
+        once outward and once inward, and each keeper's stats are made in one call."""
         macs = self.macs
         storage = self.arch.storage
         n = len(storage)
@@ -197,73 +205,59 @@ class Engine:
                     expected="the outermost level to keep every dataspace")
                 return AccessCounts(stats, sp_all_above[n], compute_cycles,
                                     EvalStatus(False, storage[0].base_name, "no keeper", error))
-            # per level j (outer-first): the bounds of its loops over relevant dims
-            # (temporal, spatial) and over the others (spatial); products over ranges of
-            # levels are then prefix/suffix products (exact integers)
+            # outward pass, per level j (outer-first): the relevant temporal bound product
+            # (rel_t), the spatial products above j over relevant (rel_sp_above) and other
+            # (oth_sp_above) dimensions, and R, the temporal bounds above j from the
+            # outermost loop down to the innermost relevant one (irrelevant loops below it
+            # do not re-fetch)
             rel_t = [1] * n
-            rel_s = [1] * n
-            oth_s = [1] * n
-            for j in range(n):
-                lv = levels[j]
+            rel_sp_above = [1] * (n + 1)
+            oth_sp_above = [1] * (n + 1)
+            reuse_above = [1] * (n + 1)
+            rs_above = os_above = running = last = 1
+            for j, lv in enumerate(levels):
                 t = 1
                 for d, b in lv.temporal:
-                    if d in rel:
-                        t *= b
-                rs = os_ = 1
-                for d, b, _ in lv.spatial:
-                    if d in rel:
-                        rs *= b
-                    else:
-                        os_ *= b
-                rel_t[j], rel_s[j], oth_s[j] = t, rs, os_
-            rel_sp_above = [1] * (n + 1)     # relevant spatial product over levels < i
-            for j in range(n):
-                rel_sp_above[j + 1] = rel_sp_above[j] * rel_s[j]
-            tile_from = [1] * (n + 1)        # relevant product over levels >= i
-            for j in range(n - 1, -1, -1):
-                tile_from[j] = tile_from[j + 1] * rel_t[j] * rel_s[j]
-            # R: the temporal bounds above level i, from the outermost loop down to the
-            # innermost relevant one (irrelevant loops below it do not re-fetch)
-            reuse_above = [1] * (n + 1)
-            running = last = 1
-            for j in range(n):
-                for d, b in levels[j].temporal:
                     running *= b
                     if d in rel:
+                        t *= b
                         last = running
+                for d, b, _ in lv.spatial:
+                    if d in rel:
+                        rs_above *= b
+                    else:
+                        os_above *= b
+                rel_t[j] = t
+                rel_sp_above[j + 1] = rs_above
+                oth_sp_above[j + 1] = os_above
                 reuse_above[j + 1] = last
-            tile = {i: tile_from[i] for i in keepers}
-            part = {i: size // rel_sp_above[i] for i in keepers}
-            reuse = {i: reuse_above[i] for i in keepers}
-
-            def sc_mc(lo: int, hi: int, rel_s: list[int] = rel_s,
-                      oth_s: list[int] = oth_s) -> tuple[int, int]:
-                """Relevant / other spatial products over levels lo..hi-1 (outer-first)."""
-                return math.prod(rel_s[lo:hi]), math.prod(oth_s[lo:hi])
-
+            # inward pass: the tile at each keeper, the relevant product over levels >= i
+            tile = [1] * (n + 1)
+            for j in range(n - 1, -1, -1):
+                tile[j] = tile[j + 1] * rel_t[j] * (rel_sp_above[j + 1] // rel_sp_above[j])
+            rw = ds.read_write
+            part = [size // rel_sp_above[i] for i in keepers]
+            # reads/updates at each keeper from below, fills from above (outermost: none)
             k0 = keepers[-1]
-            _, mc0 = sc_mc(k0, n)
-            st = {i: DataSpaceStats() for i in keepers}
-            for i in keepers:
-                s = st[i]
-                s.utilized_capacity = tile[i]
-                s.partition_size = part[i]
-                s.utilized_instances = sp_all_above[i]
-                s.utilized_clusters = sp_all_above[i]
-            st[k0].reads, st[k0].updates = innermost_accesses(macs, sp_all_above[k0], mc0, part[k0],
-                                                              ds.read_write)
-            for c, p in zip(keepers[::-1], keepers[-2::-1]):
-                sc, _ = sc_mc(p, c)
-                st[c].fills, st[p].reads, st[p].updates = transfer(
-                    tile[c] * reuse[c], sc, part[c], part[p], ds.read_write)
-            for i in keepers:
-                if ds.read_write:
-                    st[i].temporal_reductions = st[i].reads
-                    st[i].address_generations = st[i].updates + st[i].fills
-                else:
-                    st[i].address_generations = st[i].reads + st[i].fills
-            for i in keepers:
-                stats[i][name] = st[i]
+            reads, updates = innermost_accesses(macs, sp_all_above[k0],
+                                                os_above // oth_sp_above[k0], part[-1], rw)
+            acc = [(0, 0, 0)] * len(keepers)
+            fills = 0
+            for x in range(len(keepers) - 1, 0, -1):          # child c, its parent p
+                c, p = keepers[x], keepers[x - 1]
+                fills, p_reads, p_updates = transfer(tile[c] * reuse_above[c],
+                                                     rel_sp_above[c] // rel_sp_above[p],
+                                                     part[x], part[x - 1], rw)
+                acc[x] = (reads, fills, updates)
+                reads, updates = p_reads, p_updates
+            acc[0] = (reads, 0, updates)
+            for x, i in enumerate(keepers):
+                r, f, u = acc[x]
+                stats[i][name] = DataSpaceStats(
+                    partition_size=part[x], utilized_capacity=tile[i],
+                    utilized_instances=sp_all_above[i], utilized_clusters=sp_all_above[i],
+                    reads=r, fills=f, updates=u, temporal_reductions=r if rw else 0,
+                    address_generations=u + f if rw else r + f)
 
         return AccessCounts(stats, sp_all_above[n], compute_cycles)
 
@@ -271,9 +265,11 @@ class Engine:
         """Every level's kept tiles fit its capacity (`ModelOptions.check_capacity`)."""
         if not self.options.check_capacity:
             return OK
-        for level, kept in zip(self.arch.storage, counts.levels):
+        for level, capacity, kept in zip(self.arch.storage, self._capacities, counts.levels):
+            if not kept or capacity is None:      # keeps nothing, or unbounded: fits
+                continue
             used = sum(s.utilized_capacity for s in kept.values())
-            if kept and not fits(used, level.effective_size):
+            if not fits(used, capacity):
                 return EvalStatus(False, level.base_name, "capacity", InvalidMappingError(
                     f"mapped tile size {used} exceeds buffer capacity {level.effective_size}",
                     file=nest.source, field=f"level {level.base_name}",
