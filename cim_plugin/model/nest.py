@@ -51,13 +51,27 @@ def _ordered(perm_inner_first: tuple[str, ...], dims: tuple[str, ...]) -> tuple[
     return tuple(reversed(rest)) + tuple(reversed(listed)) if rest else tuple(reversed(listed))
 
 
+@functools.lru_cache(maxsize=1024)
+def _spatial_order(perm_inner_first: tuple[str, ...], dims: tuple[str, ...]) -> tuple[str, ...]:
+    """Spatial dimensions innermost first: the permutation's, then the unlisted ones (the
+    first `split` of them go on X)."""
+    listed = [d for d in perm_inner_first if d in dims]
+    return tuple(listed + [d for d in dims if d not in listed])
+
+
 def build_nest(arch: Architecture, problem: Problem, mapping: Mapping,
                default_keep: dict[str, frozenset[str]] | None = None,
                check_fanout: bool = True) -> LoopNest:
-    """Turn a mapping into a checked loop nest (raises InvalidMappingError)."""
+    """Turn a mapping into a checked loop nest (raises InvalidMappingError).
+
+    Every mapping is checked here, the ones this package builds included (a search's, the
+    priority algorithm's): one place decides what a valid nest is. The checks run in the
+    order a user reads their errors: level names, then per level (outermost first) its
+    factors' dimensions and values and its fan-out, then the factor products."""
     dims = problem.dimensions
-    names = {s.base_name for s in arch.storage}
     src = mapping.source
+    storage = arch.storage
+    names = {s.base_name for s in storage}
     for target in mapping.levels:
         if target not in names:
             if target == arch.compute.base_name:
@@ -65,65 +79,68 @@ def build_nest(arch: Architecture, problem: Problem, mapping: Mapping,
             raise InvalidMappingError(
                 f"mapping names level {target!r}, which the architecture does not have",
                 file=src, field=f"mapping.target={target}",
-                expected=f"one of {[s.base_name for s in arch.storage]}")
+                expected=f"one of {[s.base_name for s in storage]}")
     all_ds = frozenset(ds.name for ds in problem.data_spaces)
+    defaults = default_keep or {}
     product = dict.fromkeys(dims, 1)
     levels: list[LevelNest] = []
-    for i, level in enumerate(arch.storage):
-        lm = mapping.levels.get(level.base_name)
+    for i, level in enumerate(storage):
+        base = level.base_name
+        lm = mapping.levels.get(base)
+        if lm is None:
+            levels.append(LevelNest((), (), _keep_set(None, None, all_ds, level.dummy,
+                                                      defaults.get(base))))
+            continue
+        temporal_factors, spatial_factors = lm.temporal, lm.spatial
+        for factors in (temporal_factors, spatial_factors):
+            for d, v in factors.items():
+                if d not in dims:
+                    raise InvalidMappingError(f"unknown dimension {d!r}", file=src,
+                                              field=f"mapping.{base}.factors",
+                                              expected=f"one of {list(dims)}")
+                if v < 1:
+                    raise InvalidMappingError(f"factor {d}{v} is not positive", file=src,
+                                              field=f"mapping.{base}.factors",
+                                              expected="factors >= 1")
         temporal: list[tuple[str, int]] = []
+        for d in _ordered(tuple(lm.temporal_permutation), dims):
+            b = temporal_factors.get(d, 1)
+            product[d] *= b
+            if b > 1:
+                temporal.append((d, b))
         spatial: list[tuple[str, int, str]] = []
-        if lm is not None:
-            for factors in (lm.temporal, lm.spatial):
-                for d, v in factors.items():
-                    if d not in dims:
-                        raise InvalidMappingError(f"unknown dimension {d!r}", file=src,
-                                                  field=f"mapping.{level.base_name}.factors",
-                                                  expected=f"one of {list(dims)}")
-                    if v < 1:
-                        raise InvalidMappingError(f"factor {d}{v} is not positive", file=src,
-                                                  field=f"mapping.{level.base_name}.factors",
-                                                  expected="factors >= 1")
-            for d in _ordered(tuple(lm.temporal_permutation), dims):
-                b = lm.temporal.get(d, 1)
+        if spatial_factors:
+            order_inner = _spatial_order(tuple(lm.spatial_permutation), dims)
+            split = lm.split if lm.split is not None else len(order_inner)
+            fx, fy = arch.fanout(i)
+            x_prod = y_prod = 1
+            for pos, d in enumerate(order_inner):
+                b = spatial_factors.get(d, 1)
                 product[d] *= b
-                if b > 1:
-                    temporal.append((d, b))
-            if lm.spatial:
-                order_inner = [d for d in lm.spatial_permutation if d in dims]
-                order_inner += [d for d in dims if d not in order_inner]
-                split = lm.split if lm.split is not None else len(order_inner)
-                fx, fy = arch.fanout(i)
-                x_prod = y_prod = 1
-                for pos, d in enumerate(order_inner):
-                    b = lm.spatial.get(d, 1)
-                    product[d] *= b
-                    axis = "X" if pos < split else "Y"
-                    if axis == "X":
-                        x_prod *= b
-                    else:
-                        y_prod *= b
+                if pos < split:
+                    x_prod *= b
                     if b > 1:
-                        spatial.append((d, b, axis))
-                spatial.reverse()          # outermost first, like temporal loops
-                if check_fanout and (x_prod > fx or y_prod > fy):
-                    raise InvalidMappingError(
-                        f"spatial factors use {x_prod}x{y_prod} (X x Y) but the fan-out below "
-                        f"{level.base_name} is {fx}x{fy}", file=src,
-                        field=f"mapping.{level.base_name}.spatial",
-                        expected=f"X product <= {fx} and Y product <= {fy}")
-            keep = _keep_set(lm.keep, lm.bypass, all_ds, level.dummy,
-                             (default_keep or {}).get(level.base_name))
-        else:
-            keep = _keep_set(None, None, all_ds, level.dummy,
-                             (default_keep or {}).get(level.base_name))
-        levels.append(LevelNest(tuple(temporal), tuple(spatial), keep))
+                        spatial.append((d, b, "X"))
+                else:
+                    y_prod *= b
+                    if b > 1:
+                        spatial.append((d, b, "Y"))
+            spatial.reverse()          # outermost first, like temporal loops
+            if check_fanout and (x_prod > fx or y_prod > fy):
+                raise InvalidMappingError(
+                    f"spatial factors use {x_prod}x{y_prod} (X x Y) but the fan-out below "
+                    f"{base} is {fx}x{fy}", file=src, field=f"mapping.{base}.spatial",
+                    expected=f"X product <= {fx} and Y product <= {fy}")
+        levels.append(LevelNest(tuple(temporal), tuple(spatial),
+                                _keep_set(lm.keep, lm.bypass, all_ds, level.dummy,
+                                          defaults.get(base))))
+    bounds = problem.bounds
     for d in dims:
-        if product[d] != problem.bounds[d]:
+        if product[d] != bounds[d]:
             raise InvalidMappingError(
-                f"factors of {d} multiply to {product[d]}, but the problem has {d}={problem.bounds[d]}",
+                f"factors of {d} multiply to {product[d]}, but the problem has {d}={bounds[d]}",
                 file=src, field=f"mapping factors of {d}",
-                expected=f"factors over all levels whose product is {problem.bounds[d]}")
+                expected=f"factors over all levels whose product is {bounds[d]}")
     return LoopNest(tuple(levels), source=src)
 
 

@@ -9,12 +9,18 @@ whole numpy arrays of unit energies and latencies. It applies the engine's cycle
 energy rules with the shared counting functions of `cim_plugin.model.counts`, in the
 engine's order of summation, so one variant's figures equal a full evaluation of it.
 It never counts and never searches.
+
+What a price reads of the counts is gathered once per nest (`ledger`): the per-level
+sums the bandwidth rule needs and each level's access energy at the engine's own units,
+so a price recomputes only the levels whose units it replaces (a sweep prices the same
+counts once per chunk of variants, and a chunk replaces the units of its CiM levels).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -30,6 +36,96 @@ class Repriced:
     cycles: np.ndarray
 
 
+@dataclass(frozen=True)
+class Ledger:
+    """What pricing reads of one nest's counts, per storage level (outermost first).
+
+    `tensors` holds each kept tensor's (reads, fills, updates, utilized instances) in the
+    engine's order; `access_pJ` is the level's access energy at the engine's units, summed
+    in that order from 0.0 as `Engine.cost` sums it (so a price that keeps a level's units
+    adds the same float it would have summed)."""
+
+    engine: Engine
+    temporal_product: int
+    reads: tuple[int, ...]                  # summed over the level's tensors
+    writes: tuple[int, ...]                 # fills + updates, summed over its tensors
+    leaks: tuple[int, ...]                  # instances leaking per cycle (at least 1)
+    tensors: tuple[tuple[tuple[int, int, int, int], ...], ...]
+    access_pJ: tuple[float, ...]
+
+
+def _access_energy(tensors: tuple[tuple[int, int, int, int], ...], block: int,
+                   read: Any, fill: Any, update: Any, level_total: Any) -> Any:
+    """A level's access energy added to `level_total` (0.0, or zeros for arrays), tensor
+    by tensor and action by action in the engine's order; actions never counted are not
+    priced (their unit may be absent)."""
+    for reads, fills, updates, instances in tensors:
+        energy = 0.0
+        for count, unit in ((reads, read), (fills, fill), (updates, update)):
+            if count <= 0:
+                continue
+            energy = energy + priced(count, block, unit)
+        level_total = level_total + energy * instances
+    return level_total
+
+
+def ledger(engine: Engine, counts: AccessCounts, temporal_product: int) -> Ledger:
+    """The counts of one nest (`engine.checked_counts`) as pricing reads them; an action
+    the counts need and the engine's ERT lacks is refused as `Engine.cost` refuses it."""
+    engine.require_units(counts)
+    storage = engine.arch.storage
+    reads, writes, leaks, tensors, access = [], [], [], [], []
+    for i, kept in enumerate(counts.levels):
+        rows = tuple((s.reads, s.fills, s.updates, s.utilized_instances) for s in kept.values())
+        reads.append(sum(r for r, _, _, _ in rows))
+        writes.append(sum(f + u for _, f, u, _ in rows))
+        leaks.append(max([1, *(inst for _, _, _, inst in rows)]))
+        tensors.append(rows)
+        e = engine.level_energy[i]
+        access.append(_access_energy(rows, storage[i].block_size, e.read, e.fill, e.update, 0.0))
+    return Ledger(engine, temporal_product, tuple(reads), tuple(writes), tuple(leaks),
+                  tuple(tensors), tuple(access))
+
+
+def price(book: Ledger, *, compute_energy: Any, latency: Any,
+          level_units: dict[str, dict[str, Any]] | None = None) -> tuple[Any, Any]:
+    """(energy pJ, cycles) of a ledger under per-variant prices (see `reprice`): Python
+    floats when every price is a float, numpy arrays otherwise."""
+    engine = book.engine
+    units = level_units or {}
+    scalar = all(isinstance(v, float) for v in (latency, compute_energy)) and all(
+        isinstance(v, float) for own in units.values() for v in own.values())
+    storage = engine.arch.storage
+    lat = latency if scalar else np.asarray(latency, dtype=float)
+    compute_cycles = book.temporal_product * lat
+    cycles = float(math.ceil(compute_cycles)) if scalar else np.ceil(compute_cycles)
+    for level, reads, writes in zip(storage, book.reads, book.writes):
+        slow = slowdown(compute_cycles, reads, writes, level.read_bandwidth,
+                        level.write_bandwidth, level.shared_bandwidth)
+        c = level_cycles(compute_cycles, slow)
+        cycles = max(cycles, float(c)) if scalar else np.maximum(cycles, c)
+    total = engine.actual_computes * (compute_energy if scalar else
+                                      np.asarray(compute_energy, dtype=float))
+    for i in range(len(storage) - 1, -1, -1):
+        level = storage[i]
+        base = engine.level_energy[i]
+        own = units.get(level.base_name)
+        if own:
+            level_total = _access_energy(
+                book.tensors[i], level.block_size, own.get("read", base.read),
+                own.get("fill", base.fill), own.get("update", base.update),
+                0.0 if scalar else np.zeros_like(total))
+            leak = own.get("leak", base.leak)
+        else:
+            # the engine's units: the ledger's sum (never -0.0, as it starts from 0.0, so
+            # adding it to zeros would change no bit)
+            level_total = book.access_pJ[i]
+            leak = base.leak
+        level_total = level_total + leak * cycles * book.leaks[i]
+        total = total + level_total
+    return total, cycles
+
+
 def reprice(engine: Engine, counts: AccessCounts, temporal_product: int, *,
             compute_energy: np.ndarray, latency: np.ndarray,
             level_units: dict[str, dict[str, np.ndarray]] | None = None) -> Repriced:
@@ -42,51 +138,14 @@ def reprice(engine: Engine, counts: AccessCounts, temporal_product: int, *,
     latency of one). Given plain floats instead of arrays (one variant), the same rules
     run on Python scalars, as the engine runs them, which is several times cheaper than
     one-element arrays; the result is then arrays of length one. An action the counts
-    need and the engine's ERT lacks is refused as `Engine.cost` refuses it.
+    need and the engine's ERT lacks is refused as `Engine.cost` refuses it. To price the
+    same counts several times, make their `ledger` once and call `price`.
     """
-    engine.require_units(counts)
-    units = level_units or {}
-    scalar = all(isinstance(v, float) for v in (latency, compute_energy)) and all(
-        isinstance(v, float) for own in units.values() for v in own.values())
-    arch = engine.arch
-    storage = arch.storage
-    n = len(storage)
-    lat = latency if scalar else np.asarray(latency, dtype=float)
-    compute_cycles = temporal_product * lat
-    stats = counts.levels
-    lcycles = []
-    for i, level in enumerate(storage):
-        reads = sum(s.reads for s in stats[i].values())
-        writes = sum(s.fills + s.updates for s in stats[i].values())
-        slow = slowdown(compute_cycles, reads, writes, level.read_bandwidth,
-                        level.write_bandwidth, level.shared_bandwidth)
-        lcycles.append(level_cycles(compute_cycles, slow))
-    cycles = float(math.ceil(compute_cycles)) if scalar else np.ceil(compute_cycles)
-    for c in lcycles:
-        cycles = max(cycles, float(c)) if scalar else np.maximum(cycles, c)
-    real = engine.actual_computes
-    total = real * (compute_energy if scalar else np.asarray(compute_energy, dtype=float))
-    for i in range(n - 1, -1, -1):
-        level = storage[i]
-        base = engine.level_energy[i]
-        own = units.get(level.base_name, {})
-        read = own.get("read", base.read)
-        fill = own.get("fill", base.fill)
-        update = own.get("update", base.update)
-        leak = own.get("leak", base.leak)
-        level_total = 0.0 if scalar else np.zeros_like(total)
-        for s in stats[i].values():
-            energy = 0.0
-            for count, unit in ((s.reads, read), (s.fills, fill), (s.updates, update)):
-                if count <= 0:
-                    continue
-                energy = energy + priced(count, level.block_size, unit)
-            level_total = level_total + energy * s.utilized_instances
-        leaks = max([1, *(s.utilized_instances for s in stats[i].values())])
-        level_total = level_total + leak * cycles * leaks
-        total = total + level_total
+    total, cycles = price(ledger(engine, counts, temporal_product),
+                          compute_energy=compute_energy, latency=latency,
+                          level_units=level_units)
     return Repriced(np.atleast_1d(np.asarray(total, dtype=float)),
                     np.atleast_1d(np.asarray(cycles, dtype=float)))
 
 
-__all__ = ["Repriced", "reprice"]
+__all__ = ["Ledger", "Repriced", "ledger", "price", "reprice"]
