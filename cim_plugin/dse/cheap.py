@@ -25,7 +25,7 @@ from cim_plugin.library.macro import Macro
 from cim_plugin.library.sweep import Chunk, MacroSweep
 from cim_plugin.mapping.priority import priority_mapping
 from cim_plugin.model.nest import build_nest
-from cim_plugin.model.recost import reprice
+from cim_plugin.model.recost import ledger, price
 
 #: name the hypothetical macro has in the designs it is built into
 HYPOTHETICAL = "hypothetical"
@@ -75,7 +75,8 @@ def sizing_mode(mode: str) -> str:
 @dataclass(frozen=True)
 class Counted:
     """One shape on one geometry: the engine, its checked counts and the nest's temporal
-    product (priced by `cim_plugin.model.recost`, not by the engine)."""
+    product (priced by `cim_plugin.model.recost`, not by the engine), and the counts as
+    pricing reads them (`recost.ledger`, gathered once for every chunk that prices them)."""
 
     engine: Any
     counts: Any
@@ -83,6 +84,7 @@ class Counted:
     cim_levels: tuple[str, ...]
     banks: tuple[int, int]
     area_um2: float
+    ledger: Any
 
 
 @dataclass(frozen=True)
@@ -199,8 +201,10 @@ def _counted(design: str, structure: tuple[tuple[str, Any], ...], shape: tuple[i
     problem = _problem(shape)
     engine = g.engine.for_problem(problem)
     nest = build_nest(arch, problem, pm.mapping())
-    return Counted(engine, engine.checked_counts(nest), int(nest.temporal_product),
-                   g.cim_levels, (p.banks_x, p.banks_y), g.area_um2)
+    counts = engine.checked_counts(nest)
+    temporal_product = int(nest.temporal_product)
+    return Counted(engine, counts, temporal_product, g.cim_levels, (p.banks_x, p.banks_y),
+                   g.area_um2, ledger(engine, counts, temporal_product))
 
 
 #: a small geometry every design can hold, built once by `warm_up`
@@ -239,35 +243,43 @@ class SweepTask:
 
 def evaluate_chunk(task: SweepTask) -> dict[str, Any]:
     """Per-workload energy (pJ) and cycles of every variant of one chunk, or an error
-    that holds for the whole geometry (e.g. not one macro fits the level's area)."""
+    that holds for the whole geometry (e.g. not one macro fits the level's area).
+
+    A chunk of one variant (a sweep where every macro has its own geometry) is priced and
+    summed on Python floats: the same IEEE operations in the same order as on one-element
+    arrays, without numpy's per-operation cost."""
     ch = task.chunk
     var = task.sweep.costing(ch.start, ch.stop)
     e_mac, e_write = _rounded(var["energy_per_mac_pJ"]), _rounded(var["write_energy_pJ"])
     lat = np.array(var["latency_cycles"], dtype=float)
-    # one variant (a sweep where every macro has its own geometry): priced on floats
-    prices: tuple[Any, Any, Any] = (e_mac, lat, e_write) if len(lat) > 1 else \
+    one = len(lat) <= 1
+    prices: tuple[Any, Any, Any] = (e_mac, lat, e_write) if not one else \
         (float(e_mac[0]), float(lat[0]), float(e_write[0]))
+    # the write energy replaces the fill and update units of the CiM levels (the same
+    # levels for every shape of the chunk's geometry)
+    units: dict[tuple[str, ...], dict[str, dict[str, Any]]] = {}
     per_shape = {}
     try:
         for i, shape in enumerate(task.workloads.shapes):
             c = _counted(ch.design, ch.structure, shape, task.sizing, task.banks,
                          task.duplicate, task.paper_compat)
-            units = {name: {"fill": prices[2], "update": prices[2]} for name in c.cim_levels}
-            per_shape[i] = (c, reprice(c.engine, c.counts, c.temporal_product,
-                                       compute_energy=prices[0], latency=prices[1],
-                                       level_units=units))
+            if c.cim_levels not in units:
+                units[c.cim_levels] = {name: {"fill": prices[2], "update": prices[2]}
+                                       for name in c.cim_levels}
+            per_shape[i] = (c, price(c.ledger, compute_energy=prices[0], latency=prices[1],
+                                     level_units=units[c.cim_levels]))
     except Exception as exc:  # noqa: BLE001 - reported for the geometry, the sweep goes on
         return {"error": f"{type(exc).__name__}: {exc}"}
     energy, cycles = {}, {}
     for name, rows in task.workloads.table:
-        e = np.zeros(len(lat))
-        cy = np.zeros(len(lat))
+        e: Any = 0.0 if one else np.zeros(len(lat))
+        cy: Any = 0.0 if one else np.zeros(len(lat))
         for idx, count in rows:
-            rep = per_shape[idx][1]
-            e = e + count * rep.energy_pJ
-            cy = cy + count * rep.cycles
-        energy[name] = e.tolist()
-        cycles[name] = cy.tolist()
+            shape_energy, shape_cycles = per_shape[idx][1]
+            e = e + count * shape_energy
+            cy = cy + count * shape_cycles
+        energy[name] = [float(e)] if one else e.tolist()
+        cycles[name] = [float(cy)] if one else cy.tolist()
     first = per_shape[0][0]
     return {"error": "", "energy_pJ": energy, "cycles": cycles, "banks": list(first.banks),
             "area_um2": first.area_um2}
