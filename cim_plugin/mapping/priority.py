@@ -42,6 +42,13 @@ from cim_plugin.spec.problem import GEMM_DIMS, GEMM_TENSORS
 
 DIMS = GEMM_DIMS
 
+# the sets and orders `PriorityMapping.mapping` writes (immutable, so shared)
+_ALL_TENSORS = frozenset(("A", "B", "Z"))
+_NONE: frozenset[str] = frozenset()
+_KEEPS_ONE = {t: (frozenset(t), _ALL_TENSORS - {t}) for t in _ALL_TENSORS}   # keep t alone
+_ONES = dict.fromkeys(DIMS, 1)           # copied, never handed out
+_MNK, _MKN = tuple("MNK"), tuple("MKN")
+
 
 def mpf(d: int, p: int) -> int:
     """Largest divisor of d that is not above p (at least 1)."""
@@ -160,27 +167,30 @@ class PriorityMapping:
         return out
 
     def mapping(self) -> Mapping:
-        """The complete mapping (map.yaml form)."""
+        """The complete mapping (map.yaml form): fresh factor dicts (a caller may edit
+        them), the immutable keep/bypass sets and permutations shared."""
         nm = self.names
         levels: dict[str, LevelMapping] = {}
-        all_ds = frozenset(("A", "B", "Z"))
         for level, f in self.plain:
+            keep = frozenset(level.keeps)
             levels[level.name] = LevelMapping(
                 target=level.name, temporal=dict(f),
                 temporal_permutation=tuple(loop_order(f["M"], f["N"], f["K"])),
-                keep=frozenset(level.keeps), bypass=all_ds - frozenset(level.keeps))
+                keep=keep, bypass=_ALL_TENSORS - keep)
         bank, perm, split = self._bank_spatial()
         for dummy, f, p, s in self._spatial_levels(bank, perm, split):
-            levels[dummy] = LevelMapping(target=dummy, temporal={d: 1 for d in DIMS},
-                                         temporal_permutation=tuple("MNK"),
+            levels[dummy] = LevelMapping(target=dummy, temporal=dict(_ONES),
+                                         temporal_permutation=_MNK,
                                          spatial={d: f.get(d, 1) for d in DIMS},
                                          spatial_permutation=tuple(p), split=s,
-                                         keep=frozenset(), bypass=all_ds)
-        for name, keep, f, p in ((nm.inp, "A", {}, "MNK"), (nm.out, "Z", {}, "MNK"),
-                                 (nm.storage, "B", self.storage, "MKN")):
-            levels[name] = LevelMapping(target=name, temporal={d: f.get(d, 1) for d in DIMS},
-                                        temporal_permutation=tuple(p), keep=frozenset(keep),
-                                        bypass=all_ds - {keep})
+                                         keep=_NONE, bypass=_ALL_TENSORS)
+        storage = self.storage
+        for name, tensor, temporal, p in (
+                (nm.inp, "A", dict(_ONES), _MNK), (nm.out, "Z", dict(_ONES), _MNK),
+                (nm.storage, "B", {d: storage.get(d, 1) for d in DIMS}, _MKN)):
+            keep, bypass = _KEEPS_ONE[tensor]
+            levels[name] = LevelMapping(target=name, temporal=temporal, temporal_permutation=p,
+                                        keep=keep, bypass=bypass)
         return Mapping(levels=levels)
 
     def _spatial_levels(self, bank: dict[str, int], perm: str, split: int
@@ -201,6 +211,10 @@ class PriorityMapping:
 
     def to_yaml_list(self) -> list[dict[str, Any]]:
         return self.mapping().to_yaml_list(self.level_order_inner_first(), DIMS)
+
+
+#: the design's level names (frozen, so one instance serves every mapping)
+_DEFAULT_NAMES = CimNames()
 
 
 def _check_positive(value: Any, name: str) -> int:
@@ -354,5 +368,5 @@ def priority_mapping(m: int, n: int, k: int, macro: Any, banks: tuple[int, int] 
     plain.append((levels[0], dict(rem)))
     plain.reverse()
     return PriorityMapping(gemm=(m, n, k), array=array, bank_x=bank_x, bank_y=bank_y,
-                           storage=storage, plain=plain, names=names or CimNames(),
+                           storage=storage, plain=plain, names=names or _DEFAULT_NAMES,
                            banks=(bx, by))
