@@ -52,6 +52,9 @@ class Ledger:
     leaks: tuple[int, ...]                  # instances leaking per cycle (at least 1)
     tensors: tuple[tuple[tuple[int, int, int, int], ...], ...]
     access_pJ: tuple[float, ...]
+    #: the levels with traffic: only they can be throttled (a level without reads and
+    #: writes is not slowed down, so its cycles are the compute cycles)
+    busy: tuple[int, ...]
 
 
 def _access_energy(tensors: tuple[tuple[int, int, int, int], ...], block: int,
@@ -76,15 +79,26 @@ def ledger(engine: Engine, counts: AccessCounts, temporal_product: int) -> Ledge
     storage = engine.arch.storage
     reads, writes, leaks, tensors, access = [], [], [], [], []
     for i, kept in enumerate(counts.levels):
-        rows = tuple((s.reads, s.fills, s.updates, s.utilized_instances) for s in kept.values())
-        reads.append(sum(r for r, _, _, _ in rows))
-        writes.append(sum(f + u for _, f, u, _ in rows))
-        leaks.append(max([1, *(inst for _, _, _, inst in rows)]))
-        tensors.append(rows)
+        # sums in the engine's order (exact integers), the largest instance count
+        r_sum = w_sum = 0
+        leak = 1
+        rows = []
+        for s in kept.values():
+            rows.append((s.reads, s.fills, s.updates, s.utilized_instances))
+            r_sum += s.reads
+            w_sum += s.fills + s.updates
+            if s.utilized_instances > leak:
+                leak = s.utilized_instances
+        reads.append(r_sum)
+        writes.append(w_sum)
+        leaks.append(leak)
+        tensors.append(tuple(rows))
         e = engine.level_energy[i]
-        access.append(_access_energy(rows, storage[i].block_size, e.read, e.fill, e.update, 0.0))
+        access.append(_access_energy(rows, storage[i].block_size, e.read, e.fill, e.update, 0.0)
+                      if rows else 0.0)
     return Ledger(engine, temporal_product, tuple(reads), tuple(writes), tuple(leaks),
-                  tuple(tensors), tuple(access))
+                  tuple(tensors), tuple(access),
+                  tuple(i for i in range(len(storage)) if reads[i] or writes[i]))
 
 
 def price(book: Ledger, *, compute_energy: Any, latency: Any,
@@ -99,8 +113,9 @@ def price(book: Ledger, *, compute_energy: Any, latency: Any,
     lat = latency if scalar else np.asarray(latency, dtype=float)
     compute_cycles = book.temporal_product * lat
     cycles = float(math.ceil(compute_cycles)) if scalar else np.ceil(compute_cycles)
-    for level, reads, writes in zip(storage, book.reads, book.writes):
-        slow = slowdown(compute_cycles, reads, writes, level.read_bandwidth,
+    for i in book.busy:
+        level = storage[i]
+        slow = slowdown(compute_cycles, book.reads[i], book.writes[i], level.read_bandwidth,
                         level.write_bandwidth, level.shared_bandwidth)
         c = level_cycles(compute_cycles, slow)
         cycles = max(cycles, float(c)) if scalar else np.maximum(cycles, c)
