@@ -19,6 +19,7 @@ counts once per chunk of variants, and a chunk replaces the units of its CiM lev
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,7 @@ import numpy as np
 
 from cim_plugin.model.counts import level_cycles, priced, slowdown
 from cim_plugin.model.engine import AccessCounts, Engine
+from cim_plugin.model.result import DataSpaceStats
 
 
 @dataclass(frozen=True)
@@ -40,35 +42,35 @@ class Repriced:
 class Ledger:
     """What pricing reads of one nest's counts, per storage level (outermost first).
 
-    `tensors` holds each kept tensor's (reads, fills, updates, utilized instances) in the
-    engine's order; `access_pJ` is the level's access energy at the engine's units, summed
-    in that order from 0.0 as `Engine.cost` sums it (so a price that keeps a level's units
-    adds the same float it would have summed)."""
+    `access_pJ` is each level's access energy at the engine's units, summed as
+    `Engine.cost` sums it (tensor by tensor from 0.0), so a price that keeps a level's
+    units adds the same float it would have summed; `levels` are the counts themselves,
+    priced again only for the levels whose units a price replaces."""
 
     engine: Engine
     temporal_product: int
+    levels: list[dict[str, DataSpaceStats]]   # `AccessCounts.levels`
     reads: tuple[int, ...]                  # summed over the level's tensors
     writes: tuple[int, ...]                 # fills + updates, summed over its tensors
     leaks: tuple[int, ...]                  # instances leaking per cycle (at least 1)
-    tensors: tuple[tuple[tuple[int, int, int, int], ...], ...]
     access_pJ: tuple[float, ...]
     #: the levels with traffic: only they can be throttled (a level without reads and
     #: writes is not slowed down, so its cycles are the compute cycles)
     busy: tuple[int, ...]
 
 
-def _access_energy(tensors: tuple[tuple[int, int, int, int], ...], block: int,
-                   read: Any, fill: Any, update: Any, level_total: Any) -> Any:
+def _access_energy(kept: Iterable[DataSpaceStats], block: int, read: Any, fill: Any,
+                   update: Any, level_total: Any) -> Any:
     """A level's access energy added to `level_total` (0.0, or zeros for arrays), tensor
     by tensor and action by action in the engine's order; actions never counted are not
     priced (their unit may be absent)."""
-    for reads, fills, updates, instances in tensors:
+    for s in kept:
         energy = 0.0
-        for count, unit in ((reads, read), (fills, fill), (updates, update)):
+        for count, unit in ((s.reads, read), (s.fills, fill), (s.updates, update)):
             if count <= 0:
                 continue
             energy = energy + priced(count, block, unit)
-        level_total = level_total + energy * instances
+        level_total = level_total + energy * s.utilized_instances
     return level_total
 
 
@@ -77,28 +79,26 @@ def ledger(engine: Engine, counts: AccessCounts, temporal_product: int) -> Ledge
     the counts need and the engine's ERT lacks is refused as `Engine.cost` refuses it."""
     engine.require_units(counts)
     storage = engine.arch.storage
-    reads, writes, leaks, tensors, access = [], [], [], [], []
+    n = len(storage)
+    reads, writes, leaks, access = [0] * n, [0] * n, [1] * n, [0.0] * n
     for i, kept in enumerate(counts.levels):
+        if not kept:                      # a fan-out level: no traffic, no energy
+            continue
         # sums in the engine's order (exact integers), the largest instance count
         r_sum = w_sum = 0
         leak = 1
-        rows = []
         for s in kept.values():
-            rows.append((s.reads, s.fills, s.updates, s.utilized_instances))
             r_sum += s.reads
             w_sum += s.fills + s.updates
             if s.utilized_instances > leak:
                 leak = s.utilized_instances
-        reads.append(r_sum)
-        writes.append(w_sum)
-        leaks.append(leak)
-        tensors.append(tuple(rows))
+        reads[i], writes[i], leaks[i] = r_sum, w_sum, leak
         e = engine.level_energy[i]
-        access.append(_access_energy(rows, storage[i].block_size, e.read, e.fill, e.update, 0.0)
-                      if rows else 0.0)
-    return Ledger(engine, temporal_product, tuple(reads), tuple(writes), tuple(leaks),
-                  tuple(tensors), tuple(access),
-                  tuple(i for i in range(len(storage)) if reads[i] or writes[i]))
+        access[i] = _access_energy(kept.values(), storage[i].block_size, e.read, e.fill,
+                                   e.update, 0.0)
+    return Ledger(engine, temporal_product, counts.levels, tuple(reads), tuple(writes),
+                  tuple(leaks), tuple(access),
+                  tuple(i for i in range(n) if reads[i] or writes[i]))
 
 
 def price(book: Ledger, *, compute_energy: Any, latency: Any,
@@ -127,7 +127,7 @@ def price(book: Ledger, *, compute_energy: Any, latency: Any,
         own = units.get(level.base_name)
         if own:
             level_total = _access_energy(
-                book.tensors[i], level.block_size, own.get("read", base.read),
+                book.levels[i].values(), level.block_size, own.get("read", base.read),
                 own.get("fill", base.fill), own.get("update", base.update),
                 0.0 if scalar else np.zeros_like(total))
             leak = own.get("leak", base.leak)
