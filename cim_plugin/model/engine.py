@@ -177,14 +177,15 @@ class Engine:
         """Per level and tensor: tile, partition, utilized instances, reads, fills,
         updates, temporal reductions and address generations (Timeloop's nest analysis).
 
-        Products over ranges of levels are prefix products of exact integers (a range's
-        product is a quotient of two prefixes, exact), so each tensor walks the nest
-        once outward and once inward, and each keeper's stats are made in one call."""
+        Each tensor walks the nest once, outermost level first, and notes at each of its
+        keepers the products of the loops above it; a product over a range of levels is
+        then a quotient of two such exact integer products (the tile at a keeper: the
+        tensor's whole relevant product over the product above the keeper)."""
         macs = self.macs
         storage = self.arch.storage
         n = len(storage)
         levels = nest.levels
-        # spatial products above each level (outer-first index), all and per dataspace
+        # spatial products above each level (outer-first index), over every dimension
         sp_all_above = [1] * (n + 1)
         for i in range(n):
             sp_all_above[i + 1] = sp_all_above[i] * math.prod(b for _, b, _ in levels[i].spatial)
@@ -196,7 +197,6 @@ class Engine:
         for ds in self.spaces:
             rel = ds.dims
             name = ds.name
-            size = self.sizes[name]
             keepers = [i for i in range(n) if name in levels[i].keep]
             if not keepers:
                 error = InvalidMappingError(
@@ -205,48 +205,46 @@ class Engine:
                     expected="the outermost level to keep every dataspace")
                 return AccessCounts(stats, sp_all_above[n], compute_cycles,
                                     EvalStatus(False, storage[0].base_name, "no keeper", error))
-            # outward pass, per level j (outer-first): the relevant temporal bound product
-            # (rel_t), the spatial products above j over relevant (rel_sp_above) and other
-            # (oth_sp_above) dimensions, and R, the temporal bounds above j from the
-            # outermost loop down to the innermost relevant one (irrelevant loops below it
-            # do not re-fetch)
-            rel_t = [1] * n
-            rel_sp_above = [1] * (n + 1)
-            oth_sp_above = [1] * (n + 1)
-            reuse_above = [1] * (n + 1)
-            rs_above = os_above = running = last = 1
-            for j, lv in enumerate(levels):
-                t = 1
-                for d, b in lv.temporal:
-                    running *= b
-                    if d in rel:
-                        t *= b
-                        last = running
-                for d, b, _ in lv.spatial:
-                    if d in rel:
-                        rs_above *= b
-                    else:
-                        os_above *= b
-                rel_t[j] = t
-                rel_sp_above[j + 1] = rs_above
-                oth_sp_above[j + 1] = os_above
-                reuse_above[j + 1] = last
-            # inward pass: the tile at each keeper, the relevant product over levels >= i
-            tile = [1] * (n + 1)
-            for j in range(n - 1, -1, -1):
-                tile[j] = tile[j + 1] * rel_t[j] * (rel_sp_above[j + 1] // rel_sp_above[j])
+            # above each keeper: the relevant loops' product (temporal and spatial), the
+            # spatial products over relevant and over other dimensions, and R, the
+            # temporal bounds from the outermost loop down to the innermost relevant one
+            # (irrelevant loops below it do not re-fetch)
+            rel_above, rel_sp_above, oth_sp_above, reuse = [], [], [], []
+            rel_p = rel_sp = oth_sp = running = last = 1
+            j = 0
+            for stop in (*keepers, n):
+                for lv in levels[j:stop]:
+                    for d, b in lv.temporal:
+                        running *= b
+                        if d in rel:
+                            rel_p *= b
+                            last = running
+                    for d, b, _ in lv.spatial:
+                        if d in rel:
+                            rel_p *= b
+                            rel_sp *= b
+                        else:
+                            oth_sp *= b
+                j = stop
+                rel_above.append(rel_p)
+                rel_sp_above.append(rel_sp)
+                oth_sp_above.append(oth_sp)
+                reuse.append(last)
+            # (the last entries are the whole nest's products)
+            size = self.sizes[name]
             rw = ds.read_write
-            part = [size // rel_sp_above[i] for i in keepers]
-            # reads/updates at each keeper from below, fills from above (outermost: none)
-            k0 = keepers[-1]
-            reads, updates = innermost_accesses(macs, sp_all_above[k0],
-                                                os_above // oth_sp_above[k0], part[-1], rw)
-            acc = [(0, 0, 0)] * len(keepers)
-            fills = 0
-            for x in range(len(keepers) - 1, 0, -1):          # child c, its parent p
-                c, p = keepers[x], keepers[x - 1]
-                fills, p_reads, p_updates = transfer(tile[c] * reuse_above[c],
-                                                     rel_sp_above[c] // rel_sp_above[p],
+            last_k = len(keepers) - 1
+            tile = [rel_p // rel_above[x] for x in range(last_k + 1)]
+            part = [size // rel_sp_above[x] for x in range(last_k + 1)]
+            # reads/updates at each keeper from below, fills from above (outermost: none),
+            # from the innermost keeper out: spatial loops below it over other dimensions
+            # multicast (read-only) or reduce (read-write) its accesses
+            reads, updates = innermost_accesses(macs, sp_all_above[keepers[last_k]],
+                                                oth_sp // oth_sp_above[last_k], part[last_k], rw)
+            acc = [(0, 0, 0)] * (last_k + 1)
+            for x in range(last_k, 0, -1):            # keeper x, its parent x - 1
+                fills, p_reads, p_updates = transfer(tile[x] * reuse[x],
+                                                     rel_sp_above[x] // rel_sp_above[x - 1],
                                                      part[x], part[x - 1], rw)
                 acc[x] = (reads, fills, updates)
                 reads, updates = p_reads, p_updates
@@ -254,7 +252,7 @@ class Engine:
             for x, i in enumerate(keepers):
                 r, f, u = acc[x]
                 stats[i][name] = DataSpaceStats(
-                    partition_size=part[x], utilized_capacity=tile[i],
+                    partition_size=part[x], utilized_capacity=tile[x],
                     utilized_instances=sp_all_above[i], utilized_clusters=sp_all_above[i],
                     reads=r, fills=f, updates=u, temporal_reductions=r if rw else 0,
                     address_generations=u + f if rw else r + f)
