@@ -38,8 +38,10 @@ class LoopNest:
     levels: tuple[LevelNest, ...]
     source: str | None = field(default=None, compare=False)
 
-    @property
+    @functools.cached_property
     def temporal_product(self) -> int:
+        """Product of every temporal bound (made once: the engine and the re-pricing
+        both read it, and a frozen nest's bounds do not change)."""
         return math.prod(b for lv in self.levels for _, b in lv.temporal)
 
 
@@ -81,6 +83,7 @@ def build_nest(arch: Architecture, problem: Problem, mapping: Mapping,
                 file=src, field=f"mapping.target={target}",
                 expected=f"one of {[s.base_name for s in storage]}")
     all_ds = frozenset(ds.name for ds in problem.data_spaces)
+    dim_set = frozenset(dims)
     defaults = default_keep or {}
     product = dict.fromkeys(dims, 1)
     levels: list[LevelNest] = []
@@ -93,7 +96,9 @@ def build_nest(arch: Architecture, problem: Problem, mapping: Mapping,
             continue
         temporal_factors, spatial_factors = lm.temporal, lm.spatial
         for factors in (temporal_factors, spatial_factors):
-            for d, v in factors.items():
+            if not factors or _plain(factors, dim_set):
+                continue
+            for d, v in factors.items():          # the first bad entry, in written order
                 if d not in dims:
                     raise InvalidMappingError(f"unknown dimension {d!r}", file=src,
                                               field=f"mapping.{base}.factors",
@@ -142,6 +147,16 @@ def build_nest(arch: Architecture, problem: Problem, mapping: Mapping,
                 file=src, field=f"mapping factors of {d}",
                 expected=f"factors over all levels whose product is {bounds[d]}")
     return LoopNest(tuple(levels), source=src)
+
+
+def _plain(factors: dict[str, int], dim_set: frozenset[str]) -> bool:
+    """Whether every factor names a dimension and is at least 1, checked by set and
+    `min` in C: true for nearly every mapping, so `build_nest` walks the factors one by
+    one only to name the first bad entry."""
+    try:
+        return factors.keys() <= dim_set and min(factors.values()) >= 1
+    except TypeError:                     # a value that does not compare: named there
+        return False
 
 
 def _keep_set(keep: frozenset[str] | None, bypass: frozenset[str] | None, all_ds: frozenset[str],
