@@ -186,9 +186,12 @@ class Engine:
         n = len(storage)
         levels = nest.levels
         # spatial products above each level (outer-first index), over every dimension
-        sp_all_above = [1] * (n + 1)
-        for i in range(n):
-            sp_all_above[i + 1] = sp_all_above[i] * math.prod(b for _, b, _ in levels[i].spatial)
+        sp_all_above = [1]
+        sp = 1
+        for lv in levels:
+            for _, b, _ in lv.spatial:
+                sp *= b
+            sp_all_above.append(sp)
         stats: list[dict[str, DataSpaceStats]] = [{} for _ in range(n)]
         lat = self.compute_latency
         # an integral latency keeps the cycle count an exact integer (huge problems)
@@ -209,7 +212,8 @@ class Engine:
             # spatial products over relevant and over other dimensions, and R, the
             # temporal bounds from the outermost loop down to the innermost relevant one
             # (irrelevant loops below it do not re-fetch)
-            rel_above, rel_sp_above, oth_sp_above, reuse = [], [], [], []
+            size = self.sizes[name]
+            rel_above, rel_sp_above, oth_sp_above, reuse, part = [], [], [], [], []
             rel_p = rel_sp = oth_sp = running = last = 1
             j = 0
             for stop in (*keepers, n):
@@ -230,12 +234,11 @@ class Engine:
                 rel_sp_above.append(rel_sp)
                 oth_sp_above.append(oth_sp)
                 reuse.append(last)
+                part.append(size // rel_sp)
             # (the last entries are the whole nest's products)
-            size = self.sizes[name]
             rw = ds.read_write
             last_k = len(keepers) - 1
-            tile = [rel_p // rel_above[x] for x in range(last_k + 1)]
-            part = [size // rel_sp_above[x] for x in range(last_k + 1)]
+            tile = [rel_p // above for above in rel_above]
             # reads/updates at each keeper from below, fills from above (outermost: none),
             # from the innermost keeper out: spatial loops below it over other dimensions
             # multicast (read-only) or reduce (read-write) its accesses
