@@ -218,6 +218,8 @@ _DEFAULT_NAMES = CimNames()
 
 
 def _check_positive(value: Any, name: str) -> int:
+    if type(value) is int and value >= 1:      # the usual case (a bool is not an int here)
+        return value
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise InputError(f"{name} must be a positive integer, got {value!r}", field=name,
                          expected="an integer >= 1")
@@ -291,7 +293,13 @@ def array_factors(m: int, n: int, k: int, shape: CimShape) -> tuple[dict[str, in
 
 
 def _tile_words(level: PlainLevel, used: dict[str, int]) -> int:
-    return sum(math.prod(used[d] for d in GEMM_TENSORS[ds]) for ds in level.keeps)
+    """Words of the level's kept tiles at the per-dimension tile sizes `used` (each GEMM
+    tensor is indexed by two dimensions)."""
+    words = 0
+    for ds in level.keeps:
+        a, b = GEMM_TENSORS[ds]
+        words += used[a] * used[b]
+    return words
 
 
 def priority_mapping(m: int, n: int, k: int, macro: Any, banks: tuple[int, int] = (1, 4), *,

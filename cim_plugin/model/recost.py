@@ -66,10 +66,12 @@ def _access_energy(kept: Iterable[DataSpaceStats], block: int, read: Any, fill: 
     priced (their unit may be absent)."""
     for s in kept:
         energy = 0.0
-        for count, unit in ((s.reads, read), (s.fills, fill), (s.updates, update)):
-            if count <= 0:
-                continue
-            energy = energy + priced(count, block, unit)
+        if s.reads > 0:
+            energy = energy + priced(s.reads, block, read)
+        if s.fills > 0:
+            energy = energy + priced(s.fills, block, fill)
+        if s.updates > 0:
+            energy = energy + priced(s.updates, block, update)
         level_total = level_total + energy * s.utilized_instances
     return level_total
 
@@ -81,6 +83,7 @@ def ledger(engine: Engine, counts: AccessCounts, temporal_product: int) -> Ledge
     storage = engine.arch.storage
     n = len(storage)
     reads, writes, leaks, access = [0] * n, [0] * n, [1] * n, [0.0] * n
+    busy = []
     for i, kept in enumerate(counts.levels):
         if not kept:                      # a fan-out level: no traffic, no energy
             continue
@@ -93,12 +96,13 @@ def ledger(engine: Engine, counts: AccessCounts, temporal_product: int) -> Ledge
             if s.utilized_instances > leak:
                 leak = s.utilized_instances
         reads[i], writes[i], leaks[i] = r_sum, w_sum, leak
+        if r_sum or w_sum:
+            busy.append(i)
         e = engine.level_energy[i]
         access[i] = _access_energy(kept.values(), storage[i].block_size, e.read, e.fill,
                                    e.update, 0.0)
     return Ledger(engine, temporal_product, counts.levels, tuple(reads), tuple(writes),
-                  tuple(leaks), tuple(access),
-                  tuple(i for i in range(n) if reads[i] or writes[i]))
+                  tuple(leaks), tuple(access), tuple(busy))
 
 
 def price(book: Ledger, *, compute_energy: Any, latency: Any,
