@@ -244,21 +244,21 @@ class Engine:
             # multicast (read-only) or reduce (read-write) its accesses
             reads, updates = innermost_accesses(macs, sp_all_above[keepers[last_k]],
                                                 oth_sp // oth_sp_above[last_k], part[last_k], rw)
-            acc = [(0, 0, 0)] * (last_k + 1)
-            for x in range(last_k, 0, -1):            # keeper x, its parent x - 1
-                fills, p_reads, p_updates = transfer(tile[x] * reuse[x],
-                                                     rel_sp_above[x] // rel_sp_above[x - 1],
-                                                     part[x], part[x - 1], rw)
-                acc[x] = (reads, fills, updates)
-                reads, updates = p_reads, p_updates
-            acc[0] = (reads, 0, updates)
-            for x, i in enumerate(keepers):
-                r, f, u = acc[x]
+            for x in range(last_k, -1, -1):           # keeper x, from the innermost out
+                if x:                                  # what its parent (x - 1) sends it
+                    fills, p_reads, p_updates = transfer(tile[x] * reuse[x],
+                                                         rel_sp_above[x] // rel_sp_above[x - 1],
+                                                         part[x], part[x - 1], rw)
+                else:                                  # the outermost keeper: no parent
+                    fills = p_reads = p_updates = 0
+                i = keepers[x]
                 stats[i][name] = DataSpaceStats(
                     partition_size=part[x], utilized_capacity=tile[x],
                     utilized_instances=sp_all_above[i], utilized_clusters=sp_all_above[i],
-                    reads=r, fills=f, updates=u, temporal_reductions=r if rw else 0,
-                    address_generations=u + f if rw else r + f)
+                    reads=reads, fills=fills, updates=updates,
+                    temporal_reductions=reads if rw else 0,
+                    address_generations=updates + fills if rw else reads + fills)
+                reads, updates = p_reads, p_updates
 
         return AccessCounts(stats, sp_all_above[n], compute_cycles)
 
