@@ -112,8 +112,6 @@ class Engine:
         self.compute_latency = lat
         self.compute_energy = ert.energy(arch.compute.base_name, *COMPUTE_ACTIONS)
         self._area_total: float | None = None
-        # every level's capacity in words (None: unbounded), read by `check` per nest
-        self._capacities = tuple(s.effective_size for s in arch.storage)
         # the levels (innermost first) where a count could lack its unit: only those are
         # checked by `require_units` (fan-out levels have no table and keep nothing)
         self._unpriced = tuple(i for i in range(len(arch.storage) - 1, -1, -1)
@@ -266,11 +264,11 @@ class Engine:
         """Every level's kept tiles fit its capacity (`ModelOptions.check_capacity`)."""
         if not self.options.check_capacity:
             return OK
-        for level, capacity, kept in zip(self.arch.storage, self._capacities, counts.levels):
-            if not kept or capacity is None:      # keeps nothing, or unbounded: fits
+        for level, kept in zip(self.arch.storage, counts.levels):
+            if not kept:                          # keeps nothing: fits
                 continue
             used = sum(s.utilized_capacity for s in kept.values())
-            if not fits(used, capacity):
+            if not fits(used, level.effective_size):
                 return EvalStatus(False, level.base_name, "capacity", InvalidMappingError(
                     f"mapped tile size {used} exceeds buffer capacity {level.effective_size}",
                     file=nest.source, field=f"level {level.base_name}",
