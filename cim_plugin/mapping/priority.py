@@ -272,8 +272,10 @@ def checked_inputs(gemm: tuple[Any, Any, Any], macro: Any, banks: tuple[Any, Any
                    ) -> tuple[tuple[int, int, int], CimShape, tuple[int, int], list[PlainLevel]]:
     """The algorithm's inputs checked: GEMM, macro geometry, banks, THRESHOLD and the
     plain levels (default: DRAM, then a 256 KB SMEM keeping A and Z)."""
-    m, n, k = (_check_positive(v, name) for v, name in zip(gemm, ("M", "N", "K")))
-    shape = CimShape(*(_check_positive(int(getattr(macro, a)), a) for a in ("rp", "cp", "rh", "ch")))
+    m, n, k = gemm
+    m, n, k = _check_positive(m, "M"), _check_positive(n, "N"), _check_positive(k, "K")
+    shape = CimShape(_check_positive(int(macro.rp), "rp"), _check_positive(int(macro.cp), "cp"),
+                     _check_positive(int(macro.rh), "rh"), _check_positive(int(macro.ch), "ch"))
     bx, by = (_check_positive(v, name) for v, name in zip(banks, ("banks X", "banks Y")))
     if not (isinstance(threshold, int | float) and threshold > 0):
         raise InputError(f"threshold must be a positive number, got {threshold!r}",
