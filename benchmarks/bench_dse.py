@@ -88,6 +88,7 @@ def cheap_path(rounds: int = 5) -> dict:
     out = {}
     for name, raw in (("energy_latency_variants", COMMON), ("one_geometry_per_macro", GEOMETRIES)):
         tasks, points = _tasks(raw, ("cim_rf", "cim_smem"))
+        shapes = len(tasks[0].workloads.shapes)
         walls, cpus = [], []
         errors = 0
         for _ in range(rounds):
@@ -105,6 +106,8 @@ def cheap_path(rounds: int = 5) -> dict:
                      "points_per_cpu_s": round(points / best_cpu),
                      "points_per_cpu_s_median": round(points / median_cpu),
                      "points_per_cpu_s_slowest": round(points / max(cpus)),
+                     "gemm_shapes": shapes,
+                     "placement_macro_pairs_per_cpu_s": round(points / shapes / best_cpu),
                      "geometry_groups": len(tasks), "groups_not_evaluable": errors,
                      "rounds": rounds,
                      "meets_target": points / best_cpu >= TARGET_POINTS_PER_S}
@@ -196,7 +199,55 @@ def _pool_seconds(tasks: list) -> dict[int, float]:
     return out
 
 
-def dask_scaling(rounds: int = 3, geometries: dict | None = None) -> dict:
+def _solo(tasks: list, ready, go, done) -> None:
+    """One plain process: warm up as a worker does, then evaluate `tasks` when told."""
+    from cim_plugin.dse import cheap
+
+    cheap.warm_up(("cim_rf", "cim_smem"))
+    ready.put(None)
+    go.wait()
+    for task in tasks:
+        cheap.evaluate_chunk(task)
+    done.put(None)
+
+
+def _side_by_side(tasks: list, processes: int) -> float:
+    """Wall time of `tasks` split over `processes` plain processes started together (no
+    executor, no scheduler, no results sent back): what the machine itself gives."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    ready, done, go = ctx.Queue(), ctx.Queue(), ctx.Event()
+    procs = [ctx.Process(target=_solo, args=(tasks[i::processes], ready, go, done))
+             for i in range(processes)]
+    for proc in procs:
+        proc.start()
+    for _ in procs:
+        ready.get()
+    t = time.perf_counter()
+    go.set()
+    for _ in procs:
+        done.get()
+    wall = time.perf_counter() - t
+    for proc in procs:
+        proc.join()
+    return wall
+
+
+def machine_scaling(rounds: int = 5, geometries: dict | None = None) -> dict:
+    """The ceiling of any 1 -> 2 worker speed-up on this machine: the same tasks in one
+    plain process, and split over two started together (best of `rounds`, alternated).
+    Two busy cores of a shared virtual machine do not each run as fast as one alone."""
+    tasks, points = _tasks(geometries or GEOMETRIES_DASK, ("cim_rf", "cim_smem"))
+    best = {1: float("inf"), 2: float("inf")}
+    for _ in range(rounds):
+        for n in (1, 2):
+            best[n] = min(best[n], _side_by_side(tasks, n))
+    return {"design_points": points, "rounds": rounds, "seconds_1_process": round(best[1], 2),
+            "seconds_2_processes": round(best[2], 2), "speedup": round(best[1] / best[2], 2)}
+
+
+def dask_scaling(rounds: int = 5, geometries: dict | None = None) -> dict:
     """Wall time on 1 and 2 workers (best of `rounds`, alternated so that a change of the
     machine's load hits both), and how the CPU work was shared between the workers."""
     from cim_plugin.dse.cheap import warm_up
@@ -253,6 +304,7 @@ def main() -> None:
         doc["sweep"] = sweep_points(args.points)
     if not args.skip_dask:
         doc["dask_scaling"] = dask_scaling()
+        doc["machine_scaling"] = machine_scaling()
         doc["dask_scaling_one_second_sweep"] = dask_scaling(geometries=GEOMETRIES)
     print(json.dumps(doc, indent=1))
 
