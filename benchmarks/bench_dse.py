@@ -1,18 +1,19 @@
 """Macro-sweep benchmark (prints JSON).
 
-- `cheap_path`: design points (placement x hypothetical macro x GEMM shape) per second
-  of the cheap path (priority mapping + model, re-pricing shared counts) in one
-  process, for BERT-Large on the RF and SMEM placements; once for a sweep that varies
-  energy and latency over a few geometries (the common case) and once for a sweep where
-  every macro has its own geometry (each point built and counted: the worst case).
-  5 rounds (per-geometry caches cleared before each), in wall and in CPU seconds of
-  this process; the best, the median and the slowest round (`meets_target` reads the
-  best round's CPU seconds: the machine may be shared). Target: >= 2,000 points/s per
-  core. Measured on 2 shared cores at loads 0.7-1.4: energy and latency variants
-  585,000-683,000 per CPU second (the first cheap path: 292,000 / 335,000 at load 0.5);
-  one geometry per macro 1,576-2,476 over eight runs, six of them above 2,000 (the
-  first cheap path: 1,180 / 1,216), so the worst case meets the target in most runs,
-  not in this machine's slow minutes (docs/dse.md, "Throughput").
+- `cheap_path`: design points (placement x hypothetical macro x GEMM shape: what the
+  cheap path maps and counts) per second of the cheap path (priority mapping + model,
+  re-pricing shared counts) in one process, for BERT-Large (five GEMM shapes) on the RF
+  and SMEM placements; once for a sweep that varies energy and latency over a few
+  geometries (the common case) and once for a sweep where every macro has its own
+  geometry (each point built and counted: the worst case). 5 rounds (per-geometry
+  caches cleared before each), in wall and in CPU seconds of this process; the best, the
+  median and the slowest round (`meets_target` reads the best round's CPU seconds: the
+  machine may be shared), and the same per (placement, macro) pair, which the study
+  reports once per workload. Target: >= 2,000 points/s per core. Measured on 2 shared
+  cores in three runs: energy and latency variants 451,000-717,000 per CPU second
+  (90,000-143,000 pairs); one geometry per macro 1,711, 2,543 and 2,565 (medians
+  1,495-1,984; 342-513 pairs), so the worst case meets the target per point in most
+  runs and per pair in none (docs/dse.md, "Throughput").
 - `sweep`: `cim-plugin study --jobs 2` on a 10^5-point sweep (one GEMM, two
   placements, 50,000 macros; `--points 1000000` for 10^6): wall time, rows written and
   the peak resident memory of the largest process (client or worker).
@@ -20,16 +21,17 @@
   3,780 points) on a LocalCluster of 1 and of 2 worker processes, its chunks grouped
   into tasks as the study groups them (`in_order` with `chunk_weight` / `batch_weight`
   and the study's window of tasks in flight; the tasks sent are reported), the workers
-  warmed up as the study warms them (cluster start and warm-up not timed, best of three
+  warmed up as the study warms them (cluster start and warm-up not timed, best of five
   alternated rounds); goal >= 1.7x. `dask_scaling_one_second_sweep` is the same on the
   cheap path's one-second sweep, where a run's fixed costs weigh more. The machine's
   load average, each worker's CPU seconds and the speed-up of the same tasks on the
-  local process pool are reported with them: other work on the machine lowers the
-  wall-time speed-up of both, not how the work is shared. The study's LocalCluster
-  runs its workers without Dask's statistical profiler and with slower diagnostics
-  (`executors.LOCAL_CLUSTER_CONFIG`). Measured on the 2-core machine at loads
-  0.8-1.3: 1.68x, 1.76x, 1.92x, 2.08x (one-second sweep: 1.41x-1.94x; the process pool
-  on the same tasks 1.31x-1.98x); with Dask's defaults 1.50x-1.65x (docs/dse.md, "Dask").
+  local process pool are reported with them. `machine_scaling` runs the same tasks in
+  one plain process and split over two started together (no executor, no scheduler):
+  the ceiling this machine allows any 1 -> 2 worker speed-up at that moment. The
+  study's LocalCluster runs its workers without Dask's statistical profiler and with
+  slower diagnostics (`executors.LOCAL_CLUSTER_CONFIG`). Measured in three runs:
+  1.80x, 1.80x, 1.86x (one-second sweep 1.84x, 1.52x, 1.73x; the process pool 1.69x,
+  1.79x, 2.47x; plain processes 1.91x, 2.12x, 1.56x) (docs/dse.md, "Dask").
 
 Usage: python benchmarks/bench_dse.py [--skip-sweep] [--skip-dask] [--points N]
 """
