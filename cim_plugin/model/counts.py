@@ -37,6 +37,21 @@ def priced(count: Num, block: int, unit: float) -> Num:
     return ceil_div(count, block) * unit
 
 
+def access_energy(s: Any, block: int, read: Any, fill: Any, update: Any) -> Num:
+    """Energy per instance of one tensor's accesses at one level (`s`: its reads, fills
+    and updates), each action priced by `priced` in that order; an action never counted
+    is not priced, since its unit may be absent. The engine's cost and the sweep's
+    re-pricing (`recost`) both price with it."""
+    energy = 0.0
+    if s.reads > 0:
+        energy = energy + priced(s.reads, block, read)
+    if s.fills > 0:
+        energy = energy + priced(s.fills, block, fill)
+    if s.updates > 0:
+        energy = energy + priced(s.updates, block, update)
+    return energy
+
+
 def innermost_accesses(macs: int, instances: int, multicast: int, partition: int,
                        read_write: bool) -> tuple[int, int]:
     """(reads, updates) per instance at a tensor's innermost keeper.

@@ -22,7 +22,7 @@ import math
 from dataclasses import dataclass, field
 
 from cim_plugin.errors import InputError, InvalidMappingError
-from cim_plugin.model.counts import fits, innermost_accesses, priced, slowdown, transfer
+from cim_plugin.model.counts import access_energy, fits, innermost_accesses, slowdown, transfer
 from cim_plugin.model.counts import level_cycles as cycles_of_level
 from cim_plugin.model.nest import LoopNest
 from cim_plugin.model.result import ComputeStats, DataSpaceStats, EvalResult, LevelStats
@@ -315,11 +315,7 @@ class Engine:
             block = level.block_size
             level_total = 0.0
             for s in stats[i].values():
-                energy = 0.0
-                for count, unit in ((s.reads, e.read), (s.fills, e.fill), (s.updates, e.update)):
-                    if count <= 0:
-                        continue
-                    energy += priced(count, block, unit)
+                energy = access_energy(s, block, e.read, e.fill, e.update)
                 s.energy_per_instance_pJ = energy
                 s.energy_pJ = energy * s.utilized_instances
                 level_total += s.energy_pJ

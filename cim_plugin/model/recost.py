@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from cim_plugin.model.counts import level_cycles, priced, slowdown
+from cim_plugin.model.counts import access_energy, level_cycles, slowdown
 from cim_plugin.model.engine import AccessCounts, Engine
 from cim_plugin.model.result import DataSpaceStats
 
@@ -65,14 +65,8 @@ def _access_energy(kept: Iterable[DataSpaceStats], block: int, read: Any, fill: 
     by tensor and action by action in the engine's order; actions never counted are not
     priced (their unit may be absent)."""
     for s in kept:
-        energy = 0.0
-        if s.reads > 0:
-            energy = energy + priced(s.reads, block, read)
-        if s.fills > 0:
-            energy = energy + priced(s.fills, block, fill)
-        if s.updates > 0:
-            energy = energy + priced(s.updates, block, update)
-        level_total = level_total + energy * s.utilized_instances
+        level_total = level_total + access_energy(s, block, read, fill, update) * \
+            s.utilized_instances
     return level_total
 
 
