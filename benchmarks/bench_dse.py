@@ -10,8 +10,8 @@
   median and the slowest round (`meets_target` reads the best round's CPU seconds: the
   machine may be shared), and the same per (placement, macro) pair, which the study
   reports once per workload. Target: >= 2,000 points/s per core. Measured on 2 shared
-  cores in three runs: energy and latency variants 451,000-717,000 per CPU second
-  (90,000-143,000 pairs); one geometry per macro 1,711, 2,543 and 2,565 (medians
+  cores in four runs: energy and latency variants 451,000-717,000 per CPU second
+  (90,000-143,000 pairs); one geometry per macro 1,711, 2,543, 2,565 and 2,208 (medians
   1,495-1,984; 342-513 pairs), so the worst case meets the target per point in most
   runs and per pair in none (docs/dse.md, "Throughput").
 - `sweep`: `cim-plugin study --jobs 2` on a 10^5-point sweep (one GEMM, two
@@ -29,9 +29,10 @@
   one plain process and split over two started together (no executor, no scheduler):
   the ceiling this machine allows any 1 -> 2 worker speed-up at that moment. The
   study's LocalCluster runs its workers without Dask's statistical profiler and with
-  slower diagnostics (`executors.LOCAL_CLUSTER_CONFIG`). Measured in three runs:
-  1.80x, 1.80x, 1.86x (one-second sweep 1.84x, 1.52x, 1.73x; the process pool 1.69x,
-  1.79x, 2.47x; plain processes 1.91x, 2.12x, 1.56x) (docs/dse.md, "Dask").
+  slower diagnostics (`executors.LOCAL_CLUSTER_CONFIG`). Measured in four runs:
+  1.80x, 1.80x, 1.86x, 1.78x (one-second sweep 1.84x, 1.52x, 1.73x, 1.71x; the process
+  pool 1.69x, 1.79x, 2.47x, 2.76x; plain processes 1.91x, 2.12x, 1.56x, 1.41x)
+  (docs/dse.md, "Dask").
 
 Usage: python benchmarks/bench_dse.py [--skip-sweep] [--skip-dask] [--points N]
 """
