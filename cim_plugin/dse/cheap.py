@@ -255,19 +255,18 @@ def evaluate_chunk(task: SweepTask) -> dict[str, Any]:
     one = len(lat) <= 1
     prices: tuple[Any, Any, Any] = (e_mac, lat, e_write) if not one else \
         (float(e_mac[0]), float(lat[0]), float(e_write[0]))
-    # the write energy replaces the fill and update units of the CiM levels (the same
-    # levels for every shape of the chunk's geometry)
-    units: dict[tuple[str, ...], dict[str, dict[str, Any]]] = {}
+    # the write energy replaces the fill and update units of the CiM levels (the
+    # geometry's, so the same for every shape of the chunk)
+    units: dict[str, dict[str, Any]] | None = None
     per_shape = {}
     try:
         for i, shape in enumerate(task.workloads.shapes):
             c = _counted(ch.design, ch.structure, shape, task.sizing, task.banks,
                          task.duplicate, task.paper_compat)
-            if c.cim_levels not in units:
-                units[c.cim_levels] = {name: {"fill": prices[2], "update": prices[2]}
-                                       for name in c.cim_levels}
+            if units is None:
+                units = {name: {"fill": prices[2], "update": prices[2]} for name in c.cim_levels}
             per_shape[i] = (c, price(c.ledger, compute_energy=prices[0], latency=prices[1],
-                                     level_units=units[c.cim_levels]))
+                                     level_units=units))
     except Exception as exc:  # noqa: BLE001 - reported for the geometry, the sweep goes on
         return {"error": f"{type(exc).__name__}: {exc}"}
     energy, cycles = {}, {}

@@ -27,10 +27,11 @@ _EXPECTED = {"int_type": "int", "float_type": "float", "string_type": "str",
 
 @functools.cache
 def _schema(cls: type, names: tuple[str, ...] | None = None) -> type[BaseModel]:
-    """The schema of `cls`'s fields (`names`: of those fields only, in the class's order)."""
+    """The schema of `cls`'s fields (`names`: of those fields only, given in the class's
+    order)."""
     hints = typing.get_type_hints(cls, include_extras=True)
-    fields: dict[str, Any] = {f.name: (hints[f.name], ...) for f in dataclasses.fields(cls)
-                              if names is None or f.name in names}
+    fields: dict[str, Any] = {name: (hints[name], ...)
+                              for name in (_field_names(cls) if names is None else names)}
     return create_model(f"{cls.__name__}Schema",
                         __config__=ConfigDict(strict=True, extra="forbid"), **fields)
 
